@@ -1,0 +1,1 @@
+"""provision: declarative clusters of a readable Python Kubernetes."""

@@ -1,0 +1,7 @@
+"""One exception tree for the operator tool: every error a user can cause or meet derives from ProvisionError."""
+
+
+class ProvisionError(Exception):
+    """An error with a message meant for the user; the CLI prints it and exits non-zero without a traceback."""
+
+    exit_code = 1

@@ -1,0 +1,1 @@
+"""Node-side services. Nothing here imports the operator tool (see pyproject import-linter contracts)."""
