@@ -5,3 +5,11 @@ class ProvisionError(Exception):
     """An error with a message meant for the user; the CLI prints it and exits non-zero without a traceback."""
 
     exit_code = 1
+
+
+class PKIError(ProvisionError):
+    """Certificates, keys, tokens or kubeconfigs that cannot be made, read or written."""
+
+
+class DevClusterError(ProvisionError):
+    """The local development control plane (`provision dev …`) cannot be started, stopped or inspected."""
