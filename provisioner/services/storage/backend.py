@@ -79,6 +79,15 @@ class Compacted(StorageError):
         self.compact_revision = compact_revision
 
 
+class FutureRevision(StorageError):
+    """A list or compaction asked for a revision the store has not reached yet (Kubernetes: "too large")."""
+
+    def __init__(self, requested: int, current: int) -> None:
+        super().__init__(f"too large resource version: {requested}, current: {current}")
+        self.requested = requested
+        self.current = current
+
+
 class WatchDropped(StorageError):
     """The watcher fell too far behind and was dropped; its client must re-list."""
 
