@@ -83,7 +83,8 @@ _EVENT_FIELDS = (
 )
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("", "v1", "Namespace", "namespaces", False, ("ns",), (), (_status("Namespace", ""),),
+    Resource("", "v1", "Namespace", "namespaces", False, ("ns",), (),
+             (_status("Namespace", ""), Subresource("finalize", "Namespace", "", "v1", ("update",))),
              ("create", "delete", "get", "list", "patch", "update", "watch"), ("status.phase",)),
     Resource("", "v1", "Node", "nodes", False, ("no",), (), (_status("Node", ""),), READ_WRITE_VERBS,
              ("spec.unschedulable",)),
