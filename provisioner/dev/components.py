@@ -45,6 +45,9 @@ def apiserver_command(ctx: LaunchContext) -> list[str]:
         "--storage-url", f"sqlite://{p.apiserver_db}",  # absolute path → sqlite:///abs/state.db (storage.open_backend)
         "--service-cluster-ip-range", SERVICE_CLUSTER_IP_RANGE,
         "--service-node-port-range", SERVICE_NODE_PORT_RANGE,
+        "--kubelet-client-certificate", str(p.kubelet_client_cert),
+        "--kubelet-client-key", str(p.kubelet_client_key),
+        "--kubelet-certificate-authority", str(p.ca_cert),
     ]  # fmt: skip
 
 

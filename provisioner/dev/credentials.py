@@ -12,6 +12,7 @@ from provisioner.dev.layout import DevPaths
 from provisioner.errors import DevClusterError, PKIError
 from provisioner.pki import (
     ADMIN,
+    APISERVER_KUBELET_CLIENT,
     CertificateAuthority,
     IssuedCert,
     SubjectAltNames,
@@ -40,6 +41,8 @@ def ensure_pki(paths: DevPaths) -> CertificateAuthority:
         fits=lambda cert: SubjectAltNames.from_certificate(cert).covers(wanted_sans),
     )  # fmt: skip
     _ensure_leaf(ca, paths.admin_cert, paths.admin_key, issue=lambda: issue_client_cert(ca, ADMIN))
+    _ensure_leaf(ca, paths.kubelet_client_cert, paths.kubelet_client_key,
+                 issue=lambda: issue_client_cert(ca, APISERVER_KUBELET_CLIENT))
     return ca
 
 

@@ -72,6 +72,15 @@ class DevPaths:
         return self.pki / "admin.key"
 
     @property
+    def kubelet_client_cert(self) -> Path:
+        """The apiserver's client certificate towards kubelets (pods/log, pods/exec)."""
+        return self.pki / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.pki / "apiserver-kubelet-client.key"
+
+    @property
     def admin_kubeconfig(self) -> Path:
         return self.root / "admin.kubeconfig"
 

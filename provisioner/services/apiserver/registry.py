@@ -310,7 +310,8 @@ class Registry:
         else:
             strategy.prepare_for_update(new, old)
         defaults.apply_defaults(resource, new)
-        self._validate(resource, new, old)
+        # A binding is the one write allowed to set a pod's nodeName; pod update rules would forbid it.
+        self._validate(resource, new, None if operation == "Bind" else old)
         if operation == "Update":
             managed_fields.record_update(old, new, kind=resource.kind, manager=opts.field_manager,
                                          api_version=resource.api_version, now=metalib.now_rfc3339(),
