@@ -29,9 +29,13 @@ fi
 
 stamp=.venv/.provision-installed
 if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
-  echo "==> creating the virtual environment in .venv"
+  echo "==> creating the virtual environment in .venv (log: .venv-install.log)"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -U pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  if ! { .venv/bin/pip install --disable-pip-version-check -U pip &&
+         .venv/bin/pip install --disable-pip-version-check -e '.[test]'; } >.venv-install.log 2>&1; then
+    tail -n 30 .venv-install.log >&2
+    echo "error: installing the Python packages failed; the full log is .venv-install.log" >&2
+    exit 1
+  fi
   cp pyproject.toml "$stamp"
 fi

@@ -2,7 +2,7 @@
 # Bring up the single-host development control plane and show it working with the real kubectl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir="${1:-.dev/cluster}"
+dir="$(realpath -m "${1:-.dev/cluster}")"
 .venv/bin/provision dev up --dir "$dir"
 kubeconfig="$dir/admin.kubeconfig"
 kubectl=(.venv/bin/kubectl --kubeconfig "$kubeconfig" --cache-dir "$dir/kubectl-cache")
@@ -16,5 +16,5 @@ echo
 echo "\$ kubectl get services -A -o wide"
 "${kubectl[@]}" get services -A -o wide
 echo
-echo "Use it:  export KUBECONFIG=$PWD/$kubeconfig; .venv/bin/kubectl get all -A"
+echo "Use it:  export KUBECONFIG=$kubeconfig; .venv/bin/kubectl get all -A"
 echo "Stop it: make down"
