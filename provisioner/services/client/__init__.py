@@ -3,7 +3,14 @@ client, informers with read-only caches, work queues, the reconcile-loop harness
 
 from provisioner.services.client.config import ClientConfig, ConfigError
 from provisioner.services.client.events import EventRecorder
-from provisioner.services.client.informer import Handler, Informer, Store, object_key, split_key
+from provisioner.services.client.informer import (
+    Handler,
+    Informer,
+    InformerFactory,
+    Store,
+    object_key,
+    split_key,
+)
 from provisioner.services.client.leaderelection import LeaderElector, LeaseTiming
 from provisioner.services.client.loop import ReconcileLoop, run_all
 from provisioner.services.client.rest import ApiClient, RetryPolicy, WatchEvent, resource_path
@@ -17,6 +24,7 @@ __all__ = [
     "ExponentialBackoff",
     "Handler",
     "Informer",
+    "InformerFactory",
     "LeaderElector",
     "LeaseTiming",
     "QueueShutDown",

@@ -52,8 +52,20 @@ class Store:
 
     def __init__(self, indexers: dict[str, IndexFunc] | None = None) -> None:
         self._items: dict[str, Obj] = {}
-        self._indexers = dict(indexers or {})
-        self._indices: dict[str, dict[str, set[str]]] = {name: {} for name in self._indexers}
+        self._indexers: dict[str, IndexFunc] = {}
+        self._indices: dict[str, dict[str, set[str]]] = {}
+        for name, func in (indexers or {}).items():
+            self.add_indexer(name, func)
+
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        """Add an index (also over objects already cached); adding the same name twice keeps the first."""
+        if name in self._indexers:
+            return
+        self._indexers[name] = func
+        self._indices[name] = {}
+        for key, obj in self._items.items():
+            for value in func(obj):
+                self._indices[name].setdefault(value, set()).add(key)
 
     def get(self, key: str) -> Obj | None:
         return self._items.get(key)
@@ -119,6 +131,9 @@ class Informer:
         self._handlers: list[Handler] = []
         self._synced = asyncio.Event()
         self.resource_version = ""
+
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        self.store.add_indexer(name, func)
 
     def add_handler(self, handler: Handler) -> None:
         """A handler added after the first list is told about every cached object as an add (as client-go does)."""
@@ -212,3 +227,38 @@ class Informer:
         for handler in self._handlers:
             if handler.on_delete:
                 handler.on_delete(obj)
+
+
+class InformerFactory:
+    """Shared informers: one per (resource, namespace, selectors), so every loop of a process reads one cache."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self._informers: dict[tuple[str, str, str, str], Informer] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def informer(self, resource: Resource, namespace: str = "", *, label_selector: str = "",
+                 field_selector: str = "", indexers: dict[str, IndexFunc] | None = None) -> Informer:
+        key = (resource.qualified_name, namespace, label_selector, field_selector)
+        informer = self._informers.get(key)
+        if informer is None:
+            informer = Informer(self.client, resource, namespace, label_selector, field_selector)
+            self._informers[key] = informer
+        for name, func in (indexers or {}).items():
+            informer.add_indexer(name, func)
+        return informer
+
+    def start(self) -> None:
+        """Start every informer not started yet (call again after adding informers)."""
+        started = len(self._tasks)
+        for informer in list(self._informers.values())[started:]:
+            self._tasks.append(asyncio.create_task(informer.run(), name=f"informer-{informer.resource.plural}"))
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(i.wait_synced() for i in self._informers.values()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
