@@ -19,9 +19,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
 from provisioner.services.api import typeschema
+from provisioner.services.api.quantity import QuantityError, decimal_exponent, parse_quantity
 from provisioner.services.api.status import ApiError
 from provisioner.services.api.typeschema import ListOf, MapOf, Scalar, Struct
 
@@ -323,10 +325,10 @@ def _interpret_suffix(suffix: str) -> tuple[int, int] | None:
         return 10, _DECIMAL_SUFFIXES[suffix]
     if suffix in _BINARY_SUFFIXES:
         return 2, _BINARY_SUFFIXES[suffix]
-    if len(suffix) > 1 and suffix[0] in "eE" and re.fullmatch(r"[+-]?[0-9]+", suffix[1:]):
-        exponent = int(suffix[1:])
-        if -(2**63) <= exponent <= _INT64_MAX:
-            return 10, (exponent + 2**31) % 2**32 - 2**31  # Go keeps the low 32 bits
+    if len(suffix) > 1 and suffix[0] in "eE":
+        exponent = decimal_exponent(suffix[1:])  # beyond the int32 scale Kubernetes refuses it (#141203)
+        if exponent is not None:
+            return 10, exponent
     return None
 
 
@@ -348,7 +350,8 @@ def _needs_decimal_parse(numerator: str, denominator: str, base: int, exponent: 
 def quantity_error(text: str) -> str | None:
     """The error of resource.Quantity's JSON decoding of ``text``, or None if it is a quantity.
 
-    This only scans: it never materialises the amount, so an exponent like 1e999999999 costs nothing.
+    Cheap whatever the text: the parse that also checks the amount's range is bounded (1e999999999 is refused
+    as out of range without being materialised).
     """
     text = text.strip(_GO_SPACE)
     if not text:
@@ -362,6 +365,10 @@ def quantity_error(text: str) -> str | None:
         return QUANTITY_SUFFIX_ERROR
     if _needs_decimal_parse(numerator, denominator, *interpreted) and not _DECIMAL.fullmatch(value):
         return QUANTITY_NUMERIC_ERROR
+    try:
+        parse_quantity(text)  # the amount's range, checked where it is used (see quantity.MAX_INTEGER_DIGITS)
+    except QuantityError as error:
+        return str(error)
     return None
 
 
@@ -433,6 +440,12 @@ class FieldReport:
     strict_errors: tuple[str, ...] = ()
     type_errors: tuple[str, ...] = ()
     decode_error: str | None = None
+    # Where the unknown fields are (the object holding each, and its key): the typed decode drops them.
+    unknown_at: tuple[tuple[dict[str, Any], str], ...] = dataclass_field(default=(), compare=False, repr=False)
+
+    def drop_unknown_fields(self) -> None:
+        for holder, key in self.unknown_at:
+            holder.pop(key, None)
 
     @property
     def ok(self) -> bool:
@@ -476,6 +489,7 @@ class _Walker:
         self.go_fields: list[str] = []  # Go's error context: the struct fields entered, embedded ones included
         self.go_struct = ""  # Go's error context: the struct the innermost field belongs to
         self.strict: list[tuple[str, str]] = []  # ("unknown" | "duplicate", path)
+        self.unknown_at: list[tuple[dict[str, Any], str]] = []
         self.strict_seen: set[tuple[str, str]] = set()
         self.type_errors: list[str] = []
 
@@ -526,6 +540,7 @@ class _Walker:
             field = t.fields.get(key)
             if field is None:
                 self.strict_error("unknown", key)  # Go skips the value of an unknown field entirely
+                self.unknown_at.append((obj, key))
                 continue
             if pairs is not None:
                 if key in seen:
@@ -664,6 +679,7 @@ def check_fields(kind_or_type: str, obj: Any) -> FieldReport:
         strict_errors=tuple(f"{what} field {go_quote(path)}" for what, path in strict),
         type_errors=tuple(walker.type_errors),
         decode_error=stopped if stopped is not None else next(iter(walker.type_errors), None),
+        unknown_at=tuple(walker.unknown_at),
     )
 
 
@@ -755,6 +771,8 @@ def apply_field_validation(kind: str, obj: Any, mode: str, *,
     report = check_fields(kind, obj)
     if report.decode_error is not None:
         raise _undecodable(kind, obj, report.decode_error, request)
+    if mode != "Strict":
+        report.drop_unknown_fields()  # as the decode into Go structs does: they are never stored
     if not report.strict_errors or mode == "Ignore":
         return []
     if mode != "Strict":

@@ -20,6 +20,7 @@ DECIMAL_EXPONENT = "DecimalExponent"
 
 FORMAT_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 SUFFIX_ERROR = "unable to parse quantity's suffix"
+NUMERIC_ERROR = "unable to parse numeric part of quantity"
 
 _DECIMAL_SUFFIXES = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _DECIMAL_BY_EXPONENT = {exponent: suffix for suffix, exponent in _DECIMAL_SUFFIXES.items()}
@@ -29,6 +30,13 @@ _SUFFIX_CHARS = frozenset("eEinumkKMGTP")
 _NANO = -9
 # BinarySI quantities are capped at the largest int64, as Kubernetes does.
 _BINARY_MAX = Fraction(2**63 - 1)
+# Kubernetes keeps a quantity's decimal scale in an int32: a decimal exponent beyond it is a suffix it cannot
+# parse (apimachinery #141203).
+MAX_EXPONENT = 2**31 - 1
+# Within that, amounts of 10^309 and more (past float64, the range AsApproximateFloat64 and CEL work in) are
+# refused as out of range: holding them exactly — as Kubernetes' rounding to nano-units does — costs time and
+# memory that grow with the exponent, so "1e999999999" would stall the server (kube-apiserver's too).
+MAX_INTEGER_DIGITS = 309
 
 
 class QuantityError(ValueError):
@@ -124,33 +132,72 @@ def _interpret_suffix(suffix: str) -> tuple[int, int, str]:
     if suffix in _BINARY_SUFFIXES:
         return 2, _BINARY_SUFFIXES[suffix], BINARY_SI
     if len(suffix) > 1 and suffix[0] in "eE":
-        exponent = suffix[1:]
-        digits = exponent[1:] if exponent[:1] in ("+", "-") else exponent
-        if digits.isdigit() and digits.isascii():
-            return 10, int(exponent), DECIMAL_EXPONENT
+        exponent = decimal_exponent(suffix[1:])
+        if exponent is not None:
+            return 10, exponent, DECIMAL_EXPONENT
     raise QuantityError(SUFFIX_ERROR)
 
 
-def _number(text: str) -> Fraction:
-    """The signed decimal before the suffix; an empty numerator or denominator counts as zero, as in Go."""
-    sign = -1 if text.startswith("-") else 1
-    digits = text.lstrip("+-")
-    whole, _, fraction = digits.partition(".")
-    numerator = int(whole or "0") * 10 ** len(fraction) + int(fraction or "0")
-    return sign * Fraction(numerator, 10 ** len(fraction))
+def decimal_exponent(text: str) -> int | None:
+    """The exponent of an ``e`` suffix (``3``, ``+3``, ``-12``), or None if Kubernetes cannot parse it: not a
+    number, or outside the int32 scale. Checked by length first, so a thousand-digit exponent costs nothing."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    if not (digits.isdigit() and digits.isascii()):
+        return None
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(MAX_EXPONENT)):
+        return None
+    exponent = -int(significant) if text.startswith("-") else int(significant)
+    return exponent if abs(exponent) <= MAX_EXPONENT else None
+
+
+def _ceil_scaled(digits: str, scale: int) -> int:
+    """ceil(int(digits) × 10^scale), reading no more digits than the result has (``digits`` has no leading
+    zeros): a numeral with a million decimals costs no more than its first few."""
+    if scale >= 0:
+        return int(digits) * 10**scale
+    kept = len(digits) + scale
+    if kept <= 0:
+        return 1  # below one unit: rounds up to one
+    return int(digits[:kept]) + (1 if digits[kept:].strip("0") else 0)
+
+
+def _decimal_nanos(whole: str, fraction: str, exponent: int) -> int:
+    """|whole.fraction × 10^exponent| in nano-units, rounded up; out of range (see MAX_INTEGER_DIGITS) fails."""
+    digits = (whole + fraction).lstrip("0")
+    if not digits:
+        return 0
+    shift = exponent - len(fraction)  # the amount is int(digits) × 10^shift
+    if len(digits) + shift > MAX_INTEGER_DIGITS:
+        raise QuantityError(NUMERIC_ERROR if len(whole.lstrip("0")) > MAX_INTEGER_DIGITS else SUFFIX_ERROR)
+    return _ceil_scaled(digits, shift - _NANO)
+
+
+def _binary_nanos(whole: str, fraction: str, power: int) -> int:
+    """|whole.fraction × 2^power| in nano-units, rounded up (any amount past the BinarySI cap may stand in)."""
+    whole = whole.lstrip("0")
+    if len(whole) > len(str(_BINARY_MAX.numerator)):
+        return (_BINARY_MAX.numerator + 1) * 10**-_NANO  # capped by the caller
+    # Decimals past the 9+power-th cannot move the rounded nano-unit, only whether there is a remainder: keep
+    # them as one sticky digit.
+    fraction = fraction.rstrip("0")
+    if len(fraction) > power - _NANO:
+        fraction = fraction[:power - _NANO] + "1"
+    numerator = int((whole or "0") + fraction) * 2**power * 10**-_NANO
+    return -(-numerator // 10 ** len(fraction))
 
 
 def parse_quantity(text: str) -> Quantity:
-    """resource.ParseQuantity: the exact amount of ``text`` (surrounding spaces allowed) and its format."""
+    """resource.ParseQuantity: the exact amount of ``text`` (surrounding spaces allowed) and its format. Amounts
+    finer than a nano-unit round up (away from zero), so a tiny request is never lost."""
     text = text.strip()
     if not text:
         raise QuantityError(FORMAT_ERROR)
     number, suffix = _split(text)
     base, exponent, fmt = _interpret_suffix(suffix)
-    value = _number(number) * (Fraction(10) ** exponent if base == 10 else Fraction(2) ** exponent)
-    if value != 0:
-        # Anything finer than a nano-unit rounds up so a tiny request is never lost.
-        value = Quantity(value).rounded_up(_NANO).value
+    whole, _, fraction = number.lstrip("+-").partition(".")
+    nanos = _decimal_nanos(whole, fraction, exponent) if base == 10 else _binary_nanos(whole, fraction, exponent)
+    value = Fraction(-nanos if number.startswith("-") else nanos, 10**-_NANO)
     if fmt == BINARY_SI:
         if abs(value) > _BINARY_MAX:
             value = _BINARY_MAX if value > 0 else -_BINARY_MAX
@@ -196,11 +243,9 @@ def format_quantity(quantity: Quantity | str) -> str:
         mantissa, power = _binary_parts(int(value))
         return f"{mantissa}{_BINARY_BY_POWER[power] if power else ''}"
     mantissa, exponent = _decimal_parts(value)
-    if fmt == DECIMAL_EXPONENT:
+    if fmt == DECIMAL_EXPONENT or exponent > max(_DECIMAL_BY_EXPONENT):
+        # Past "E" DecimalSI has no suffix: Kubernetes falls back to an exponent ("1000E" prints "1e21").
         return f"{mantissa}e{exponent}" if exponent else str(mantissa)
-    while exponent > max(_DECIMAL_BY_EXPONENT):
-        mantissa *= 1000
-        exponent -= 3
     return f"{mantissa}{_DECIMAL_BY_EXPONENT[exponent]}"
 
 

@@ -42,6 +42,7 @@ class ApiError(Exception):
     message: str
     reason: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    list_meta: dict[str, Any] = field(default_factory=dict)  # the Status's metadata, e.g. a fresh continue token
 
     def __post_init__(self) -> None:
         if not self.reason:
@@ -52,7 +53,7 @@ class ApiError(Exception):
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": dict(self.list_meta),
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
@@ -64,7 +65,7 @@ class ApiError(Exception):
 
 
 def _details(name: str, group: str, kind: str) -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "kind": kind}
+    details: dict[str, Any] = {"name": name, "kind": kind} if name else {"kind": kind}
     if group:
         details["group"] = group
     return details
@@ -89,8 +90,14 @@ def conflict(plural: str, group: str, name: str, why: str = "") -> ApiError:
                     _details(name, group, plural))
 
 
+def _aggregate(messages: list[str]) -> str:
+    """utilerrors.Aggregate's text: one message alone, several (without repeats) as ``[a, b]``."""
+    distinct = list(dict.fromkeys(messages))
+    return distinct[0] if len(distinct) == 1 else "[" + ", ".join(distinct) + "]"
+
+
 def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> ApiError:
-    summary = ", ".join(f"{c.field}: {c.message}" if c.field else c.message for c in causes)
+    summary = _aggregate([f"{c.field}: {c.message}" if c.field else c.message for c in causes])
     details = _details(name, group, kind)
     details["causes"] = [c.to_dict() for c in causes]
     return ApiError(422, f'{kind}.{group} "{name}" is invalid: {summary}' if group else

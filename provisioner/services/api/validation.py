@@ -2026,6 +2026,30 @@ def _validate_csr(obj: Obj) -> list[Cause]:
     return causes
 
 
+def _csr_conditions(csr: Obj, kind: str) -> list[Any]:
+    return [c for c in _list(_obj(csr.get("status")).get("conditions")) if _obj(c).get("type") == kind]
+
+
+def csr_status_update_errors(new: Obj, old: Obj, *, approval: bool, certificate: bool) -> list[Cause]:
+    """The status checks of ValidateCertificateSigningRequestUpdate: conditions are never removed, only /approval
+    (``approval``) adds Approved or Denied ones, and only /status (``certificate``) issues the certificate, once.
+    (A modified approval condition cannot reach here: the status strategies put the old ones back.)"""
+    causes = [forbidden("status.conditions", f'updates may not remove a condition of type "{kind}"')
+              for kind in ("Approved", "Denied", "Failed")
+              if len(_csr_conditions(new, kind)) < len(_csr_conditions(old, kind))]
+    if not approval:
+        causes += [forbidden("status.conditions", f'updates may not add a condition of type "{kind}"')
+                   for kind in ("Approved", "Denied")
+                   if len(_csr_conditions(new, kind)) > len(_csr_conditions(old, kind))]
+    issued, was_issued = _obj(new.get("status")).get("certificate"), _obj(old.get("status")).get("certificate")
+    if (issued or "") != (was_issued or ""):
+        if not certificate:
+            causes.append(forbidden("status.certificate", "updates may not set certificate content"))
+        elif was_issued:
+            causes.append(forbidden("status.certificate", "updates may not modify existing certificate content"))
+    return causes
+
+
 # --- dispatch ------------------------------------------------------------------------------------------------
 
 def _no_rules(*_: Obj) -> list[Cause]:

@@ -21,11 +21,15 @@ _RANDOM_TRIES = 64
 
 
 class AllocationError(Exception):
-    """The value is taken, outside the range, or the range is full. ``field`` names the Service field, if known."""
+    """The value is taken, outside the range, or the range is full (the messages are Kubernetes' allocators')."""
 
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
+
+class RangeFull(AllocationError):
+    """No value is left to hand out; ``what`` is the allocator's kind of value ("IP" or "port")."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__("range is full")
+        self.what = what
 
 
 @dataclass(frozen=True)
@@ -64,14 +68,14 @@ class _KeyedAllocator:
 
     async def allocate(self, value: str, owner: Owner) -> None:
         if not self._contains(value):
-            raise AllocationError(f"provided {self._what} {value} is not in the valid range {self.describe()}")
+            raise AllocationError(self._not_in_range(value))
         try:
             await self._backend.create(self._prefix + value, owner.encode())
         except KeyExists:
             holder = await self._backend.get(self._prefix + value)
             if holder is not None and Owner.decode(holder.value).uid == owner.uid:
                 return  # already ours (a retried write)
-            raise AllocationError(f"provided {self._what} {value} is already allocated") from None
+            raise AllocationError(f"provided {self._what} is already allocated") from None
 
     async def allocate_next(self, owner: Owner) -> str:
         for _ in range(_RANDOM_TRIES):
@@ -84,7 +88,7 @@ class _KeyedAllocator:
         # The range is crowded: walk it once in order.
         taken = {kv.key[len(self._prefix):] for kv in (await self._backend.list(self._prefix)).items}
         if len(taken) >= self._size():
-            raise AllocationError(f"range is full: no {self._what} left in {self.describe()}")
+            raise RangeFull(self._what)
         for candidate in self._candidates():
             if candidate in taken:
                 continue
@@ -93,7 +97,7 @@ class _KeyedAllocator:
                 return candidate
             except KeyExists:
                 continue
-        raise AllocationError(f"range is full: no {self._what} left in {self.describe()}")
+        raise RangeFull(self._what)
 
     async def release(self, value: str, owner_uid: str) -> None:
         holder = await self._backend.get(self._prefix + value)
@@ -111,6 +115,9 @@ class _KeyedAllocator:
     _what = "value"
 
     def describe(self) -> str:
+        raise NotImplementedError
+
+    def _not_in_range(self, value: str) -> str:
         raise NotImplementedError
 
 
@@ -150,6 +157,9 @@ class ClusterIPAllocator(_KeyedAllocator):
     def describe(self) -> str:
         return str(self.network)
 
+    def _not_in_range(self, value: str) -> str:
+        return f"the provided IP ({value}) is not in the valid range. The range of valid IPs is {self.describe()}"
+
 
 class NodePortAllocator(_KeyedAllocator):
     _what = "port"
@@ -175,3 +185,6 @@ class NodePortAllocator(_KeyedAllocator):
 
     def describe(self) -> str:
         return f"{self.low}-{self.high}"
+
+    def _not_in_range(self, value: str) -> str:
+        return f"provided port is not in the valid range. The range of valid ports is {self.describe()}"

@@ -11,9 +11,10 @@ import orjson
 from aiohttp import web
 
 from provisioner.services.api import managed_fields, resources, selectors, tables
+from provisioner.services.api.decode import apply_field_validation
 from provisioner.services.api.resources import Resource
 from provisioner.services.api.status import ApiError, bad_request
-from provisioner.services.apiserver import discovery, negotiation, openapi
+from provisioner.services.apiserver import discovery, negotiation, openapi, options
 from provisioner.services.apiserver import watch as watchlib
 from provisioner.services.apiserver.authn import Authenticator
 from provisioner.services.apiserver.authz import Attributes, authorize, node_may_create_object
@@ -256,6 +257,7 @@ async def _read(request: web.Request, target: Target) -> web.StreamResponse:
         verb = "watch" if query.get("watch") in ("true", "1") else "list"
         _require_namespace(target, verb)
         await _authorize(request, verb, target)
+        options.validate_list(query, watch=verb == "watch")
         matches, pinned = _selection(target.resource, query)
         include_object = _include_object(query) if as_table else "Metadata"
         if verb == "watch":
@@ -290,6 +292,18 @@ async def _read(request: web.Request, target: Target) -> web.StreamResponse:
     return json_response(obj)
 
 
+def _bool_param(query: Any, name: str) -> bool | None:
+    """A boolean query parameter as Go's strconv.ParseBool reads it; None when absent."""
+    if name not in query:
+        return None
+    raw = query[name]
+    if raw in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if raw in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise bad_request(f'strconv.ParseBool: parsing "{raw}": invalid syntax')
+
+
 def _int_param(query: Any, name: str) -> int:
     raw = query.get(name, "")
     if not raw:
@@ -304,21 +318,19 @@ def _int_param(query: Any, name: str) -> int:
 
 
 # ------------------------------------------------------------------------------------------------- writes
-def _write_options(request: web.Request, user: User, *, apply: bool = False) -> WriteOptions:
+def _write_options(request: web.Request, user: User, kind: str, *, apply: bool = False) -> WriteOptions:
+    """The options of a create, update or patch; ``kind`` is CreateOptions, UpdateOptions or PatchOptions."""
     query = request.query
-    dry_run = query.getall("dryRun", [])
-    if any(d != "All" for d in dry_run):
-        raise bad_request(f"dryRun: Unsupported value: {dry_run[0]!r}: supported values: \"All\"")
-    validation_mode = query.get("fieldValidation", "Warn") or "Warn"
-    if validation_mode not in ("Strict", "Warn", "Ignore"):
-        raise bad_request(f"fieldValidation: Unsupported value: {validation_mode!r}: supported values: "
-                          "\"Ignore\", \"Strict\", \"Warn\"")
-    manager = query.get("fieldManager", "")
-    if len(manager) > 128:
-        raise ApiError(422, "fieldManager: Too long: may not be more than 128 bytes", "Invalid")
+    options.validate_write(kind, query, apply=apply)
+    return WriteOptions(user=user, field_manager=_field_manager(request, apply=apply),
+                        dry_run=bool(query.getall("dryRun", [])), field_validation=query.get("fieldValidation") or "Warn")
+
+
+def _field_manager(request: web.Request, *, apply: bool = False) -> str:
+    manager = request.query.get("fieldManager", "")
     if not manager and not apply:
         manager = managed_fields.default_manager(request.headers.get("User-Agent", ""))
-    return WriteOptions(user=user, field_manager=manager, dry_run=bool(dry_run), field_validation=validation_mode)
+    return manager
 
 
 def _with_warnings(response: web.Response, opts: WriteOptions) -> web.Response:
@@ -349,7 +361,7 @@ async def _create(request: web.Request, target: Target) -> web.Response:
         user = await _authorize(request, "create", target)
         body = _load_body(request, await _read_body(request))
         pods = Target(PODS, target.namespace, target.name)
-        await registry.bind(pods, body, _write_options(request, user))
+        await registry.bind(pods, body, _write_options(request, user, "CreateOptions"))
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                               "code": 201}, status=201)
     if target.subresource == "eviction":
@@ -359,12 +371,14 @@ async def _create(request: web.Request, target: Target) -> web.Response:
     _require_namespace(target, "create")
     user = await _authorize(request, "create", target)
     body = _load_body(request, await _read_body(request))
-    if user.name.startswith("system:node:") and isinstance(body, dict) and \
-            not node_may_create_object(user.name.removeprefix("system:node:"), target.resource.plural, body):
-        raise ApiError(403, f'{target.resource.plural} "{(body.get("metadata") or {}).get("name", "")}" is '
-                            f'forbidden: node "{user.name.removeprefix("system:node:")}" may only create its own',
-                       "Forbidden")
-    opts = _write_options(request, user)
+    if user.name.startswith("system:node:") and isinstance(body, dict):
+        node = user.name.removeprefix("system:node:")
+        if not node_may_create_object(node, target.resource.plural, body):
+            meta = body.get("metadata")
+            name = meta.get("name", "") if isinstance(meta, dict) else ""
+            raise ApiError(403, f'{target.resource.plural} "{name}" is forbidden: node "{node}" may only create '
+                                "its own", "Forbidden")
+    opts = _write_options(request, user, "CreateOptions")
     obj = await registry.create(target, body, opts)
     return _with_warnings(json_response(obj, status=201), opts)
 
@@ -374,14 +388,18 @@ async def _evict(request: web.Request, target: Target) -> web.Response:
     body = _load_body(request, await _read_body(request))
     if not isinstance(body, dict):
         raise bad_request("the body must be a policy/v1 Eviction")
+    opts = _write_options(request, user, "CreateOptions")
+    opts.warnings.extend(apply_field_validation("Eviction", body, opts.field_validation))
     name = (body.get("metadata") or {}).get("name")
     if name and name != target.name:
         raise bad_request("name in URL does not match name in Eviction object")
-    options = body.get("deleteOptions") or {}
-    await request.app[STATE].registry.delete(Target(PODS, target.namespace, target.name), options,
-                                             _write_options(request, user))
-    return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
-                         status=201)
+    delete_options = body.get("deleteOptions") or {}
+    options.validate_delete(delete_options)
+    # `kubectl drain --dry-run=server` asks in the Eviction's DeleteOptions, not in the query.
+    opts.dry_run = opts.dry_run or bool(delete_options.get("dryRun"))
+    await request.app[STATE].registry.delete(Target(PODS, target.namespace, target.name), delete_options, opts)
+    return _with_warnings(json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                                         "code": 201}, status=201), opts)
 
 
 async def _update(request: web.Request, target: Target) -> web.Response:
@@ -389,7 +407,7 @@ async def _update(request: web.Request, target: Target) -> web.Response:
         raise ApiError(405, "the server does not allow this method on the requested resource", "MethodNotAllowed")
     user = await _authorize(request, "update", target)
     body = _load_body(request, await _read_body(request))
-    opts = _write_options(request, user)
+    opts = _write_options(request, user, "UpdateOptions")
     obj = await request.app[STATE].registry.update(target, body, opts)
     return _with_warnings(json_response(obj), opts)
 
@@ -400,39 +418,20 @@ async def _patch(request: web.Request, target: Target) -> web.Response:
     user = await _authorize(request, "patch", target)
     content_type, _ = negotiation.media_type(request.headers.get("Content-Type", ""))
     is_apply = content_type == "application/apply-patch+yaml"
-    opts = _write_options(request, user, apply=is_apply)
-    force = request.query.get("force", "") == "true"
-    if request.query.get("force") and not is_apply:
-        raise bad_request("force: Invalid value: force flag is only valid for apply patches (application/apply-"
-                          "patch+yaml)")
+    force = _bool_param(request.query, "force")
+    opts = _write_options(request, user, "PatchOptions", apply=is_apply)
     obj, created = await request.app[STATE].registry.patch(target, content_type, await _read_body(request), opts,
-                                                           force=force)
+                                                           force=bool(force))
     return _with_warnings(json_response(obj, status=201 if created else 200), opts)
 
 
 async def _delete(request: web.Request, target: Target) -> web.Response:
     registry = request.app[STATE].registry
-    raw = await _read_body(request)
-    options: dict[str, Any] = {}
-    if raw.strip():
-        loaded = negotiation.load_body(request.headers.get("Content-Type", ""), raw)
-        if not isinstance(loaded, dict):
-            raise bad_request("the body of a delete must be a DeleteOptions object")
-        options = loaded
-    for name in ("gracePeriodSeconds",):
-        if name in request.query:
-            options[name] = _int_param(request.query, name)
-    if "propagationPolicy" in request.query:
-        options["propagationPolicy"] = request.query["propagationPolicy"]
-    policy = options.get("propagationPolicy")
-    if policy not in (None, "", "Orphan", "Background", "Foreground"):
-        raise bad_request(f"propagationPolicy: Unsupported value: {policy!r}: supported values: \"Background\", "
-                          "\"Foreground\", \"Orphan\"")
+    delete_options = _delete_options(request, await _read_body(request))
     if target.is_collection:
-        return await _delete_collection(request, target, options)
+        return await _delete_collection(request, target, delete_options)
     user = await _authorize(request, "delete", target)
-    opts = _write_options(request, user)
-    outcome = await registry.delete(target, options, opts)
+    outcome = await registry.delete(target, delete_options, _delete_write_options(request, user, delete_options))
     if not outcome.removed or target.resource.kind == "Pod":
         return json_response(outcome.obj)
     meta = outcome.obj["metadata"]
@@ -443,19 +442,46 @@ async def _delete(request: web.Request, target: Target) -> web.Response:
                           "details": details})
 
 
-async def _delete_collection(request: web.Request, target: Target, options: dict[str, Any]) -> web.Response:
+def _delete_options(request: web.Request, raw: bytes) -> dict[str, Any]:
+    """DeleteOptions from the body, or else from the query string (as Kubernetes: never a mix of both)."""
+    if raw.strip():
+        loaded = negotiation.load_body(request.headers.get("Content-Type", ""), raw)
+        if not isinstance(loaded, dict) or loaded.get("kind") not in (None, "", "DeleteOptions"):
+            raise bad_request("the body of a delete must be a DeleteOptions object")
+        apply_field_validation("DeleteOptions", loaded, "Ignore")  # a mistyped field fails the decode (400)
+        delete_options = loaded
+    else:
+        query = request.query
+        delete_options = {}
+        if "gracePeriodSeconds" in query:
+            delete_options["gracePeriodSeconds"] = _int_param(query, "gracePeriodSeconds")
+        if "propagationPolicy" in query:
+            delete_options["propagationPolicy"] = query["propagationPolicy"]
+        if "orphanDependents" in query:
+            delete_options["orphanDependents"] = _bool_param(query, "orphanDependents")
+        if "dryRun" in query:
+            delete_options["dryRun"] = query.getall("dryRun")
+    options.validate_delete(delete_options)
+    return delete_options
+
+
+def _delete_write_options(request: web.Request, user: User, delete_options: dict[str, Any]) -> WriteOptions:
+    return WriteOptions(user=user, field_manager=_field_manager(request), dry_run=bool(delete_options.get("dryRun")))
+
+
+async def _delete_collection(request: web.Request, target: Target, delete_options: dict[str, Any]) -> web.Response:
     _require_namespace(target, "deletecollection")
     user = await _authorize(request, "deletecollection", target)
     registry = request.app[STATE].registry
     matches, _ = _selection(target.resource, request.query)
     page = await registry.list(target, matches=matches)
-    opts = _write_options(request, user)
+    opts = _delete_write_options(request, user, delete_options)
     deleted = []
     for obj in page.items:
         meta = obj["metadata"]
         try:
             outcome = await registry.delete(Target(target.resource, meta.get("namespace", ""), meta["name"]),
-                                            options, opts)
+                                            delete_options, opts)
         except ApiError as err:
             if err.code == 404:
                 continue

@@ -85,7 +85,8 @@ async def _node_allowed(node: str, attrs: Attributes, fetch: Fetch) -> bool:
 
 def node_may_create_object(node: str, resource: str, obj: dict[str, Any]) -> bool:
     """NodeRestriction on creates: a node may register only itself and create only its own Lease."""
-    name = (obj.get("metadata") or {}).get("name", "")
+    meta = obj.get("metadata")
+    name = meta.get("name", "") if isinstance(meta, dict) else ""
     if resource in ("nodes", "leases"):
         return name == node
     return True

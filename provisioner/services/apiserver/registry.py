@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,8 @@ class Registry:
         revision, start_after = 0, ""
         if continue_token:
             revision, start_after = _decode_continue(continue_token, prefix)
+            if resource_version not in ("", "0"):
+                raise bad_request("specifying resource version is not allowed when using continue")
         elif resource_version and resource_version_match == "Exact":
             revision = _parse_revision(resource_version)
         items: list[dict[str, Any]] = []
@@ -126,17 +129,19 @@ class Registry:
                             break
                 if not result.more:
                     break
-        except Compacted:
+        except Compacted as err:
             if continue_token:
-                raise ApiError(410, "The provided continue parameter is too old to display a consistent list "
-                                    "result. You can start a new list without the continue parameter.",
-                               "Expired") from None
-            raise ApiError(410, f"too old resource version: {resource_version}", "Expired") from None
+                raise _continue_expired(start_after, prefix) from None
+            raise ApiError(410, f"too old resource version: {err.requested} ({err.compact_revision})",
+                           "Expired") from None
         except FutureRevision as err:
-            raise ApiError(504, f"Too large resource version: {err.requested}, current: {err.current}", "Timeout",
-                           {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
-                            "retryAfterSeconds": 1}) from None
-        token = _encode_continue(revision, start_after) if more else ""
+            raise _too_large(err.requested, err.current) from None
+        if resource_version not in ("", "0") and resource_version_match != "Exact" and not continue_token:
+            # Not older than the given version: the store is never behind, so a later one has not happened yet.
+            wanted = _parse_revision(resource_version)
+            if wanted > revision:
+                raise _too_large(wanted, revision)
+        token = _encode_continue(revision, start_after, prefix) if more else ""
         return ListPage(items, str(revision), token)
 
     # ---------------------------------------------------------------------------------------------- create
@@ -302,7 +307,7 @@ class Registry:
         if target.subresource in ("status",):
             strategy.prepare_for_status_update(new, old)
         elif target.subresource == "approval":
-            strategy.prepare_for_approval_update(new, old)  # type: ignore[attr-defined]
+            strategy.prepare_for_approval_update(new, old)
         elif target.subresource == "finalize":
             finalizers = copy.deepcopy(new.get("spec", {}).get("finalizers"))
             strategy.prepare_for_status_update(new, old)
@@ -311,7 +316,8 @@ class Registry:
             strategy.prepare_for_update(new, old)
         defaults.apply_defaults(resource, new)
         # A binding is the one write allowed to set a pod's nodeName; pod update rules would forbid it.
-        self._validate(resource, new, None if operation == "Bind" else old)
+        self._validate(resource, new, None if operation == "Bind" else old,
+                       strategy.update_errors(new, old, target.subresource))
         if operation == "Update":
             managed_fields.record_update(old, new, kind=resource.kind, manager=opts.field_manager,
                                          api_version=resource.api_version, now=metalib.now_rfc3339(),
@@ -358,7 +364,8 @@ class Registry:
             return await self._apply(target, body, opts, force)
         precondition = ""
         if kind in ("merge", "strategic") and isinstance(body, dict):
-            precondition = str((body.get("metadata") or {}).get("resourceVersion") or "")
+            meta = body.get("metadata")
+            precondition = str(meta.get("resourceVersion") or "") if isinstance(meta, dict) else ""
 
         def patched(current: dict[str, Any]) -> dict[str, Any]:
             if kind == "json":
@@ -436,6 +443,7 @@ class Registry:
     async def update_scale(self, target: Target, body: Any, opts: WriteOptions) -> dict[str, Any]:
         if not isinstance(body, dict) or body.get("kind") not in (None, "Scale"):
             raise bad_request("the body must be an autoscaling/v1 Scale")
+        opts.warnings.extend(apply_field_validation("Scale", body, opts.field_validation))
         replicas = (body.get("spec") or {}).get("replicas", 0)
         precondition = str((body.get("metadata") or {}).get("resourceVersion") or "")
         return await self._set_replicas(target, replicas, opts, precondition)
@@ -450,6 +458,7 @@ class Registry:
                            "UnsupportedMediaType")
         else:
             scale = patch.merge_patch(current, body)  # Scale has no list fields: SMP equals merge patch
+        opts.warnings.extend(apply_field_validation("Scale", scale, opts.field_validation, request="patch"))
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         return await self._set_replicas(target, replicas, opts, "")
 
@@ -473,6 +482,7 @@ class Registry:
         """POST pods/<name>/binding (or the bindings collection): assign the pod to a node, once."""
         if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
             raise bad_request("the body must be a Binding with a target")
+        opts.warnings.extend(apply_field_validation("Binding", body, opts.field_validation))
         node = body["target"].get("name") or ""
         if not node:
             raise invalid("Binding", "", target.name, [Cause("target.name", "Required value",
@@ -483,12 +493,14 @@ class Registry:
 
         def bound(pod: dict[str, Any]) -> dict[str, Any]:
             if uid and pod["metadata"]["uid"] != uid:
-                raise conflict("pods", "", name, "the UID in the bind request does not match the pod")
+                raise conflict("pods", "", name, f"Precondition failed: UID in precondition: {uid}, UID in object "
+                                                 f"meta: {pod['metadata']['uid']}")
+            # Refusals of the binding itself name the subresource, as Kubernetes' BindingREST does.
             if pod["metadata"].get("deletionTimestamp"):
-                raise conflict("pods", "", name, "pod is being deleted, cannot be assigned to a host")
+                raise conflict("pods/binding", "", name, f"pod {name} is being deleted, cannot be assigned to a host")
             current = pod.get("spec", {}).get("nodeName")
             if current:
-                raise conflict("pods", "", name, f"pod {name} is already assigned to node \"{current}\"")
+                raise conflict("pods/binding", "", name, f"pod {name} is already assigned to node \"{current}\"")
             pod["spec"]["nodeName"] = node
             conditions = [c for c in pod.setdefault("status", {}).get("conditions", []) if c.get("type") != "PodScheduled"]
             conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
@@ -594,8 +606,9 @@ class Registry:
                 raise bad_request("the namespace of the provided object does not match the namespace sent on the "
                                   "request")
 
-    def _validate(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        causes = validation.validate(resource, obj, old)
+    def _validate(self, resource: Resource, obj: dict[str, Any], old: dict[str, Any] | None,
+                  more: list[Cause] | None = None) -> None:
+        causes = validation.validate(resource, obj, old) + (more or [])
         if causes:
             raise invalid(resource.kind, resource.group, obj["metadata"].get("name", ""), causes)
 
@@ -667,18 +680,63 @@ def _parse_revision(value: str) -> int:
     return revision
 
 
-def _encode_continue(revision: int, start_after: str) -> str:
-    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start_after})
+# Continue tokens are Kubernetes': base64url (unpadded) JSON naming the snapshot revision and the key to resume
+# from, relative to the collection's prefix. The start key is the last key listed plus a NUL, i.e. just after it.
+_CONTINUE_VERSION = "meta.k8s.io/v1"
+_LATEST = -1  # the revision of a token that continues at the present (offered once the snapshot is compacted)
+
+
+def _encode_continue(revision: int, last_key: str, prefix: str) -> str:
+    raw = orjson.dumps({"v": _CONTINUE_VERSION, "rv": revision, "start": last_key[len(prefix):] + "\x00"})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _decode_continue(token: str, prefix: str) -> tuple[int, str]:
+    """(revision to list at — 0 for the present —, key to list after) from a token, or 400 as Kubernetes.
+    Our tokens' start keys end in NUL; one without is read as "after this key" too."""
+    def invalid_token(why: str) -> ApiError:
+        return bad_request(f"invalid continue token: continue key is not valid: {why}")
+
     try:
-        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        revision, start = int(data["rv"]), str(data["start"])
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        raise bad_request("continue key is not valid: the token is malformed") from None
-    if not start.startswith(prefix):
-        raise bad_request("continue key is not valid: it was issued for another resource")
-    return revision, start
+        data = orjson.loads(base64.b64decode(_unpadded_base64(token), altchars=b"-_", validate=True))
+    except (ValueError, orjson.JSONDecodeError) as err:
+        raise invalid_token(str(err)) from None
+    if not isinstance(data, dict) or data.get("v") != _CONTINUE_VERSION:
+        version = data.get("v") if isinstance(data, dict) else None
+        raise invalid_token(f"server does not recognize this encoded version {version or ''}".rstrip())
+    revision, start = data.get("rv"), data.get("start")
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision == 0:
+        raise invalid_token(f"incorrect encoded start resourceVersion (version {_CONTINUE_VERSION})")
+    if not isinstance(start, str) or not start:
+        raise invalid_token(f"encoded start key empty (version {_CONTINUE_VERSION})")
+    # Like path.Clean in Kubernetes: a start key that is not already clean could climb out of the collection.
+    rooted = start if start.startswith("/") else "/" + start
+    if posixpath.normpath(rooted) != rooted or rooted.startswith("//"):
+        raise invalid_token(start)
+    key = prefix + rooted[1:]
+    return max(revision, 0), key.removesuffix("\x00")
+
+
+def _unpadded_base64(token: str) -> bytes:
+    """base64.RawURLEncoding: padding is an error, so tokens are compared exactly as Kubernetes reads them."""
+    if "=" in token or len(token) % 4 == 1:
+        raise ValueError(f"illegal base64 data at input byte {token.find('=') if '=' in token else len(token)}")
+    return (token + "=" * (-len(token) % 4)).encode()
+
+
+def _continue_expired(last_key: str, prefix: str) -> ApiError:
+    """410 for a continue token whose snapshot was compacted, with a token that resumes at the present."""
+    err = ApiError(410, "The provided continue parameter is too old to display a consistent list result. You can "
+                        "start a new list without the continue parameter, or use the continue token in this response "
+                        "to retrieve the remainder of the results. Continuing with the provided token results in an "
+                        "inconsistent list - objects that were created, modified, or deleted between the time the "
+                        "first chunk was returned and now may show up in the list.", "Expired")
+    err.list_meta["continue"] = _encode_continue(_LATEST, last_key, prefix)
+    return err
+
+
+def _too_large(requested: int, current: int) -> ApiError:
+    return ApiError(504, f"Too large resource version: {requested}, current: {current}", "Timeout",
+                    {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                     "retryAfterSeconds": 1})
 

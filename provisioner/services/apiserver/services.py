@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.services.api.status import Cause, invalid
+from provisioner.services.api import validation
+from provisioner.services.api.status import ApiError, Cause, invalid
 from provisioner.services.apiserver.allocator import (
     AllocationError,
     ClusterIPAllocator,
     NodePortAllocator,
     Owner,
+    RangeFull,
 )
 
 _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+class _Refused(Exception):
+    """What the Service asked for cannot be had: the field and why, as kube-apiserver reports it (422)."""
+
+    def __init__(self, cause: Cause) -> None:
+        super().__init__(cause.message)
+        self.cause = cause
 
 
 def _owner(svc: dict[str, Any]) -> Owner:
@@ -46,16 +56,19 @@ class ServiceAllocations:
     async def allocate(self, svc: dict[str, Any], old: dict[str, Any] | None, *, dry_run: bool) -> None:
         """Fill in and reserve the Service's cluster IP and node ports (keeping an update's existing ones)."""
         owner = _owner(svc)
-        spec = svc.setdefault("spec", {})
+        svc.setdefault("spec", {})
         reserved: list[tuple[str, str]] = []  # (kind, value) reserved by this call, released if a later one fails
         try:
             await self._allocate_cluster_ip(svc, old, owner, reserved, dry_run)
             await self._allocate_node_ports(svc, old, owner, reserved, dry_run)
-        except AllocationError as err:
+        except (_Refused, RangeFull) as err:
             for kind, value in reserved:
                 await self._release_value(kind, value, owner.uid)
-            raise invalid("Service", "", svc["metadata"]["name"], [Cause(*_field_of(err, spec), "FieldValueInvalid")]) \
-                from None
+            if isinstance(err, RangeFull):  # Kubernetes treats an exhausted range as an internal error
+                what = "a nodePort" if err.what == "port" else "a serviceIP"
+                raise ApiError(500, f"Internal error occurred: failed to allocate {what}: {err}",
+                               "InternalError") from None
+            raise invalid("Service", "", svc["metadata"]["name"], [err.cause]) from None
 
     async def _allocate_cluster_ip(self, svc: dict[str, Any], old: dict[str, Any] | None, owner: Owner,
                                    reserved: list[tuple[str, str]], dry_run: bool) -> None:
@@ -73,9 +86,13 @@ class ServiceAllocations:
             wanted = previous  # a PUT or patch that leaves the field out keeps the allocated IP
         if wanted and wanted != previous:
             if previous:
-                raise AllocationError(f"Invalid value: \"{wanted}\": field is immutable", "spec.clusterIPs[0]")
+                raise _Refused(validation.invalid("spec.clusterIPs[0]", [wanted], "may not change once set"))
             if not dry_run:
-                await self.cluster_ips.allocate(wanted, owner)
+                try:
+                    await self.cluster_ips.allocate(wanted, owner)
+                except AllocationError as err:
+                    raise _Refused(validation.invalid("spec.clusterIPs", [wanted],
+                                                      f"failed to allocate IP {wanted}: {err}")) from None
                 reserved.append(("ip", wanted))
         elif not wanted:
             wanted = self.cluster_ips.first_ip if dry_run else await self.cluster_ips.allocate_next(owner)
@@ -106,7 +123,7 @@ class ServiceAllocations:
                     try:
                         await self.node_ports.allocate(str(value), owner)
                     except AllocationError as err:
-                        raise AllocationError(f"Invalid value: {value}: {err}", f"spec.ports[{index}].nodePort") from None
+                        raise _Refused(validation.invalid(f"spec.ports[{index}].nodePort", value, str(err))) from None
                     reserved.append(("port", str(value)))
             elif not value:
                 value = self.node_ports.low if dry_run else int(await self.node_ports.allocate_next(owner))
@@ -153,9 +170,3 @@ def _previous_node_ports(old: dict[str, Any] | None) -> dict[tuple[Any, str], in
         return {}
     return {(p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
             for p in old["spec"].get("ports") or [] if p.get("nodePort")}
-
-
-def _field_of(err: AllocationError, spec: dict[str, Any]) -> tuple[str, str]:
-    if err.field:
-        return err.field, str(err)
-    return "spec.clusterIPs", f"Invalid value: [\"{spec.get('clusterIP', '')}\"]: failed to allocate IP: {err}"

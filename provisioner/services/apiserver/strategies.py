@@ -5,7 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from provisioner.services.api import validation
+from provisioner.services.api.defaults import externally_accessible
 from provisioner.services.api.resources import Resource
+from provisioner.services.api.status import Cause
+from provisioner.services.apiserver import meta as metalib
 
 # Kinds whose metadata.generation counts spec changes (controllers report status.observedGeneration).
 _GENERATION_KINDS = frozenset(
@@ -16,6 +20,7 @@ _STATUS_KEPT_ON_CREATE = frozenset({"Node"})
 # Metadata a status write may not change (Kubernetes' ResetObjectMetaForStatus).
 _STATUS_WRITE_RESET_META = ("labels", "annotations", "finalizers", "ownerReferences", "deletionTimestamp",
                             "deletionGracePeriodSeconds", "generation")
+_APPROVAL_CONDITIONS = ("Approved", "Denied")
 
 
 class Strategy:
@@ -68,6 +73,14 @@ class Strategy:
             else:
                 meta.pop(key, None)
 
+    def prepare_for_approval_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """Only kinds with an /approval subresource (CSRs) have their own rules."""
+        self.prepare_for_status_update(new, old)
+
+    def update_errors(self, new: dict[str, Any], old: dict[str, Any], subresource: str) -> list[Cause]:
+        """What an update through ``subresource`` ("" for the object itself) may not change, beyond validation."""
+        return []
+
     # -- delete -----------------------------------------------------------------------------------------------
     def grace_period(self, obj: dict[str, Any], requested: int | None) -> int:
         """Seconds the object stays with a deletionTimestamp before it is removed; 0 removes it at once."""
@@ -87,27 +100,113 @@ class PodStrategy(Strategy):
 
 
 class CertificateSigningRequestStrategy(Strategy):
-    """/status may set the certificate but not approve; /approval may set conditions but not the certificate."""
+    """/status issues the certificate (and may report failure) but cannot approve; /approval sets the conditions
+    and nothing else — Kubernetes' csrStatusStrategy and csrApprovalStrategy."""
 
     def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_status_update(new, old)
-        self._keep_old_status_field(new, old, "conditions")
+        for kind in _APPROVAL_CONDITIONS:
+            _preserve_condition_instances(new, old, kind)
+        _populate_condition_timestamps(new, old)
 
     def prepare_for_approval_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
         super().prepare_for_status_update(new, old)
-        self._keep_old_status_field(new, old, "certificate")
-
-    @staticmethod
-    def _keep_old_status_field(new: dict[str, Any], old: dict[str, Any], field: str) -> None:
-        status = new.setdefault("status", {})
-        if field in old.get("status", {}):
-            status[field] = copy.deepcopy(old["status"][field])
+        _populate_condition_timestamps(new, old)
+        conditions = (new.get("status") or {}).get("conditions")
+        status = copy.deepcopy(old.get("status") or {})
+        if conditions is None:
+            status.pop("conditions", None)
         else:
-            status.pop(field, None)
+            status["conditions"] = conditions
+        new["status"] = status
+
+    def update_errors(self, new: dict[str, Any], old: dict[str, Any], subresource: str) -> list[Cause]:
+        return validation.csr_status_update_errors(new, old, approval=subresource == "approval",
+                                                   certificate=subresource == "status")
+
+
+def _conditions(csr: dict[str, Any]) -> list[Any]:
+    conditions = (csr.get("status") or {}).get("conditions")
+    return conditions if isinstance(conditions, list) else []
+
+
+def _preserve_condition_instances(new: dict[str, Any], old: dict[str, Any], kind: str) -> None:
+    """Put back the old conditions of ``kind`` when there are as many; a changed count is left for validation."""
+    new_conditions = _conditions(new)
+    new_indices = [i for i, c in enumerate(new_conditions) if isinstance(c, dict) and c.get("type") == kind]
+    old_kind = [c for c in _conditions(old) if isinstance(c, dict) and c.get("type") == kind]
+    if len(new_indices) == len(old_kind):
+        for index, condition in zip(new_indices, old_kind, strict=True):
+            new_conditions[index] = copy.deepcopy(condition)
+
+
+def _populate_condition_timestamps(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """A condition without times gets now, or keeps the transition time of an old condition it repeats."""
+    now = metalib.now_rfc3339()
+    for condition in _conditions(new):
+        if not isinstance(condition, dict):
+            continue
+        if not condition.get("lastUpdateTime"):
+            condition["lastUpdateTime"] = now
+        if not condition.get("lastTransitionTime"):
+            condition["lastTransitionTime"] = next(
+                (c["lastTransitionTime"] for c in _conditions(old) if isinstance(c, dict)
+                 and c.get("type") == condition.get("type") and c.get("status") == condition.get("status")
+                 and c.get("lastTransitionTime")), now)
+
+
+class ServiceStrategy(Strategy):
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        _drop_type_dependent_fields(new.setdefault("spec", {}), old.get("spec") or {})
+
+
+def _drop_type_dependent_fields(spec: dict[str, Any], old: dict[str, Any]) -> None:
+    """Kubernetes' dropTypeDependentFields: a Service whose type changes loses the values its old type needed
+    — as long as the client left them as they were — so ``type: ClusterIP`` alone turns a NodePort back."""
+    def same(*fields: str) -> bool:
+        return all(spec.get(f) == old.get(f) for f in fields)
+
+    if _service_type(old) != "ExternalName" and _service_type(spec) == "ExternalName":
+        for fields in (("clusterIP", "clusterIPs"), ("ipFamilies",), ("ipFamilyPolicy",)):
+            if same(*fields):
+                for field in fields:
+                    spec.pop(field, None)
+    if _service_type(old) in _NODE_PORT_TYPES and _service_type(spec) not in _NODE_PORT_TYPES \
+            and _node_ports(spec) <= _node_ports(old):
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.pop("nodePort", None)
+    if _needs_health_check_node_port(old) and not _needs_health_check_node_port(spec) \
+            and same("healthCheckNodePort"):
+        spec.pop("healthCheckNodePort", None)
+    if _service_type(old) == "LoadBalancer" and _service_type(spec) != "LoadBalancer":
+        for field in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if same(field):
+                spec.pop(field, None)
+    if externally_accessible({"spec": old}) and not externally_accessible({"spec": spec}) \
+            and same("externalTrafficPolicy"):
+        spec.pop("externalTrafficPolicy", None)
+
+
+_NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def _service_type(spec: dict[str, Any]) -> str:
+    return spec.get("type") or "ClusterIP"
+
+
+def _node_ports(spec: dict[str, Any]) -> set[Any]:
+    return {p["nodePort"] for p in spec.get("ports") or [] if isinstance(p, dict) and p.get("nodePort")}
+
+
+def _needs_health_check_node_port(spec: dict[str, Any]) -> bool:
+    return _service_type(spec) == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
 
 
 _STRATEGIES: dict[str, type[Strategy]] = {
     "Pod": PodStrategy,
+    "Service": ServiceStrategy,
     "CertificateSigningRequest": CertificateSigningRequestStrategy,
 }
 

@@ -53,10 +53,7 @@ class WatchRequest:
                 raise bad_request(f"invalid timeoutSeconds {timeout_text!r}")
         else:
             timeout = random.uniform(*_DEFAULT_TIMEOUT)
-        send_initial = query.get("sendInitialEvents", "") == "true"
-        if send_initial and query.get("resourceVersionMatch", "") != "NotOlderThan":
-            raise ApiError(422, "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
-                           "Invalid")
+        send_initial = query.get("sendInitialEvents", "") == "true"  # combinations: options.validate_list
         prefix = store.collection_prefix(target.resource, target.namespace)
         if pinned_name and (target.namespace or not target.resource.namespaced):
             prefix = store.object_key(target.resource, target.namespace, pinned_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import pytest
@@ -13,6 +14,7 @@ from provisioner.services.api.quantity import (
     DECIMAL_EXPONENT,
     DECIMAL_SI,
     FORMAT_ERROR,
+    NUMERIC_ERROR,
     SUFFIX_ERROR,
     Quantity,
     QuantityError,
@@ -168,3 +170,53 @@ def test_written_decimals_parse_exactly(whole: int, thousandths: int, suffix: st
     expected = (whole + Fraction(thousandths, 1000)) * scale
     assert parse_quantity(written).value == expected
     assert canonical(canonical(written)) == canonical(written)
+
+
+# ------------------------------------------------------------------------------------------------ range
+@pytest.mark.parametrize("written", ["1e9999999", "1e2147483647", "1e309", "10e308", "1e4294967297",
+                                     "1e99999999999999999999", "1e" + "9" * 5000])
+def test_exponents_out_of_range_fail_fast_with_the_suffix_error(written: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(QuantityError) as error:
+        parse_quantity(written)
+    assert str(error.value) == SUFFIX_ERROR
+    assert time.perf_counter() - started < 0.05
+
+
+def test_numerals_out_of_range_fail_fast_with_the_numeric_error() -> None:
+    with pytest.raises(QuantityError) as error:
+        parse_quantity("1" * 5000)
+    assert str(error.value) == NUMERIC_ERROR
+
+
+@pytest.mark.parametrize(("written", "shown"), [
+    ("1e308", "100e306"),
+    ("1e-2147483647", "1e-9"),  # anything finer than a nano-unit is one nano-unit, however small
+    ("-1e-2147483647", "-1e-9"),
+    ("0e2147483647", "0"),  # zero is exact whatever its exponent
+    ("1e" + "0" * 5000 + "3", "1e3"),
+    ("0." + "0" * 5000 + "1", "1n"),
+    ("1." + "0" * 5000 + "1", "1000000001n"),
+    ("1." + "0" * 5000 + "1Ki", "1024000000001n"),
+    ("99999999999999999999999Ei", "9223372036854775807"),
+    ("1000E", "1e21"),  # DecimalSI has no suffix past E: Kubernetes prints an exponent
+])
+def test_extreme_but_valid_quantities_parse_quickly(written: str, shown: str) -> None:
+    started = time.perf_counter()
+    assert format_quantity(parse_quantity(written)) == shown
+    assert time.perf_counter() - started < 0.05
+
+
+@given(st.integers(min_value=0, max_value=10**40), st.integers(min_value=1, max_value=80),
+       st.sampled_from(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "", "e-20", "e5"]))
+def test_long_decimals_round_exactly(numerator: int, places: int, suffix: str) -> None:
+    """Dropping the digits past those that reach a nano-unit never changes the rounded amount."""
+    digits = str(numerator).rjust(places + 1, "0")
+    written = f"{digits[:-places]}.{digits[-places:]}{suffix}"
+    exact = Fraction(numerator, 10**places) * {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+                                                "Ei": 2**60, "": 1, "e-20": Fraction(1, 10**20),
+                                                "e5": 10**5}[suffix]
+    expected = Fraction(-(-exact.numerator * 10**9 // exact.denominator), 10**9)
+    if suffix.endswith("i"):
+        expected = min(expected, Fraction(2**63 - 1))
+    assert parse_quantity(written).value == expected

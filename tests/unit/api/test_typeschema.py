@@ -797,7 +797,8 @@ def test_microtime_needs_six_fractional_digits() -> None:
 
 
 @pytest.mark.parametrize("text", ["0", "100m", "1Gi", "1.5Gi", "0.5", "1e3", "1E3", "2e-3", "+1", "-1", " 12Mi ",
-                                  "1.", ".5", "500000000000000000000", "1e999999999", "1Ki", "3E", "m", "0.000000001n"])
+                                  "1.", ".5", "500000000000000000000", "1e308", "1e-2147483647", "1Ki", "3E", "m",
+                                  "0.000000001n", "0e2147483647"])
 def test_quantities_go_accepts(text: str) -> None:
     assert quantity_error(text) is None
 
@@ -807,6 +808,10 @@ def test_quantities_go_accepts(text: str) -> None:
     ("1 Gi", QUANTITY_FORMAT_ERROR), ("1.2.3", QUANTITY_FORMAT_ERROR), ("--1", QUANTITY_SUFFIX_ERROR),
     ("1KiB", QUANTITY_FORMAT_ERROR), ("1e", QUANTITY_SUFFIX_ERROR), ("1ki", QUANTITY_SUFFIX_ERROR),
     ("1mm", QUANTITY_SUFFIX_ERROR), ("1e99999999999999999999", QUANTITY_SUFFIX_ERROR),
+    # Exponents past the int32 scale are refused as Kubernetes does since #141203 (it used to wrap them), and
+    # amounts of 10^309 or more as out of range (see quantity.MAX_INTEGER_DIGITS).
+    ("1e4294967297", QUANTITY_SUFFIX_ERROR), ("1e2147483648", QUANTITY_SUFFIX_ERROR),
+    ("1e999999999", QUANTITY_SUFFIX_ERROR), ("1" * 400, "unable to parse numeric part of quantity"),
     (".e-20", "unable to parse numeric part of quantity"),
 ])
 def test_quantity_errors_use_apimachinery_wording(text: str, error: str) -> None:
