@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from provisioner import dev
 from provisioner.pki import CertificateAuthority, SubjectAltNames, Usage
@@ -113,7 +113,8 @@ def fake_kubelet(dev_cluster: dev.DevCluster) -> Iterator[FakeKubelet]:
 
 @pytest.fixture(scope="module")
 def running_pod(kubectl: Kubectl, fake_kubelet: FakeKubelet) -> str:
-    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "stream-node"},
+    # Unschedulable: the test binds its pod itself, and no other pod should land on a node without a kubelet.
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "stream-node"}, "spec": {"unschedulable": True},
             "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
                        "daemonEndpoints": {"kubeletEndpoint": {"Port": fake_kubelet.port}}}}
     kubectl.run("apply", "-f", "-", stdin=json.dumps(node))

@@ -26,8 +26,8 @@ from provisioner.services.api.status import (
     invalid,
     not_found,
 )
+from provisioner.services.apiserver import admission, store
 from provisioner.services.apiserver import meta as metalib
-from provisioner.services.apiserver import store
 from provisioner.services.apiserver.context import WriteOptions
 from provisioner.services.apiserver.negotiation import load_yaml_or_json
 from provisioner.services.apiserver.paths import Target
@@ -159,7 +159,7 @@ class Registry:
         meta["creationTimestamp"] = metalib.now_rfc3339()
         strategy = self.strategy(resource)
         strategy.prepare_for_create(obj)
-        self._before_create_admission(resource, obj, opts)
+        admission.admit_create(resource.kind, obj, opts.user)
         defaults.apply_defaults(resource, obj)
         if resource.kind == "Job":
             defaults.default_job_selector(obj)
@@ -201,19 +201,6 @@ class Registry:
                           [Cause("metadata.name", "Required value: name or generateName is required",
                                             "FieldValueRequired")])
         meta["name"] = metalib.generate_name(prefix)
-
-    def _before_create_admission(self, resource: Resource, obj: dict[str, Any], opts: WriteOptions) -> None:
-        if resource.kind == "CertificateSigningRequest":
-            # Who asked is recorded by the server, never taken from the body: the approver trusts it.
-            spec = obj.setdefault("spec", {})
-            spec["username"] = opts.user.name
-            spec["groups"] = list(opts.user.groups)
-            if opts.user.uid:
-                spec["uid"] = opts.user.uid
-            else:
-                spec.pop("uid", None)
-            if opts.user.extra:
-                spec["extra"] = {k: list(v) for k, v in opts.user.extra.items()}
 
     async def _check_namespace_open(self, resource: Resource, namespace: str, name: str) -> None:
         kv = await self.backend.get(store.object_key(_NAMESPACES, "", namespace))
@@ -428,7 +415,7 @@ class Registry:
         meta["uid"] = metalib.new_uid()
         meta["creationTimestamp"] = metalib.now_rfc3339()
         self.strategy(resource).prepare_for_create(obj)
-        self._before_create_admission(resource, obj, opts)
+        admission.admit_create(resource.kind, obj, opts.user)
         defaults.apply_defaults(resource, obj)
         if resource.kind == "Job":
             defaults.default_job_selector(obj)
