@@ -17,13 +17,15 @@ _GENERATION_KINDS = frozenset(
 )
 # Kinds whose status a create may set (the kubelet posts a Node with its status; events have none).
 _STATUS_KEPT_ON_CREATE = frozenset({"Node"})
-# Metadata a status write may not change (Kubernetes' ResetObjectMetaForStatus).
-_STATUS_WRITE_RESET_META = ("labels", "annotations", "finalizers", "ownerReferences", "deletionTimestamp",
-                            "deletionGracePeriodSeconds", "generation")
+# Metadata a status write may not change besides what the server owns anyway (uid, generation, deletion fields).
+# Kubernetes' status strategies keep spec and labels; annotations stay writable (the deployment controller sets
+# its revision annotation through /status).
 _APPROVAL_CONDITIONS = ("Approved", "Denied")
 
 
 class Strategy:
+    status_write_kept_meta: tuple[str, ...] = ("labels",)
+
     def __init__(self, resource: Resource) -> None:
         self.resource = resource
         self.tracks_generation = resource.kind in _GENERATION_KINDS
@@ -67,7 +69,7 @@ class Strategy:
         for field in [f for f in new if f not in old and f not in ("metadata", "status", "apiVersion", "kind")]:
             del new[field]
         meta, old_meta = new["metadata"], old["metadata"]
-        for key in _STATUS_WRITE_RESET_META:
+        for key in self.status_write_kept_meta:
             if key in old_meta:
                 meta[key] = copy.deepcopy(old_meta[key])
             else:
@@ -88,6 +90,9 @@ class Strategy:
 
 
 class PodStrategy(Strategy):
+    # A kubelet posting status may not rewrite who owns the pod (Kubernetes guards against old kubelets here).
+    status_write_kept_meta = ("labels", "ownerReferences")
+
     def grace_period(self, obj: dict[str, Any], requested: int | None) -> int:
         # An unscheduled or finished pod has no kubelet to stop it: it goes at once.
         if not obj.get("spec", {}).get("nodeName"):

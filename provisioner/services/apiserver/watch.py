@@ -4,7 +4,6 @@ resourceVersion, with WatchList (``sendInitialEvents``) and Table-encoded events
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections import OrderedDict
 from collections.abc import Callable
@@ -133,17 +132,16 @@ async def serve(http_request: web.Request, registry: Registry, request: WatchReq
             raise bad_request(f"invalid resource version {request.resource_version!r}") from None
     response = web.StreamResponse(status=200, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
     response.enable_chunked_encoding()
-    await response.prepare(http_request)
     try:
+        await response.prepare(http_request)
         for obj in initial:
             await response.write(encoder.event("ADDED", obj))
         if request.send_initial_events and request.allow_bookmarks:
             await response.write(encoder.bookmark(resource, start_revision, initial_events_end=True))
         await _stream(response, registry, request, encoder, start_revision, bookmark_interval)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away; a cancelled handler (client disconnect) propagates as aiohttp expects
     return response
 
 

@@ -132,3 +132,20 @@ def test_scale_get_put_and_patch(api: Api, ns: str, collection: str, make: Any, 
 def test_scale_of_a_missing_object_is_not_found(api: Api, ns: str) -> None:
     code, status = api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/none/scale")
     assert code == 404 and status["message"] == 'deployments.apps "none" not found'
+
+
+def test_a_deployment_status_write_may_set_annotations_but_not_labels(apiserver: LocalApiserver) -> None:
+    api = Api(apiserver)
+    body = {"metadata": {"name": "annotated", "labels": {"app": "a"}}, "spec": {
+        "selector": {"matchLabels": {"app": "a"}},
+        "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    code, created = api.post("/apis/apps/v1/namespaces/default/deployments", body)
+    assert code == 201, created
+    created["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "1"}
+    created["metadata"]["labels"] = {"app": "changed"}
+    created["status"] = {"observedGeneration": 1}
+    code, written = api.put("/apis/apps/v1/namespaces/default/deployments/annotated/status", created)
+    assert code == 200, written
+    assert written["metadata"]["annotations"] == {"deployment.kubernetes.io/revision": "1"}
+    assert written["metadata"]["labels"] == {"app": "a"}
+    assert written["status"]["observedGeneration"] == 1
