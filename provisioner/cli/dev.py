@@ -42,9 +42,28 @@ PORT = arg(
 )  # fmt: skip
 
 
-@group.command("up", "start the dev cluster (idempotent) and write DIR/admin.kubeconfig", DIR, PORT)
+def node_count(text: str) -> int:
+    """argparse type: 0 or more simulated nodes."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of nodes, got {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {count}")
+    return count
+
+
+SIMULATED_NODES = arg(
+    "--simulated-nodes", type=node_count, default=0, metavar="N",
+    help="also run N simulated nodes (simnode-0 …, like kwok); list names in DIR/stopped-nodes to silence them",
+)  # fmt: skip
+
+
+@group.command(
+    "up", "start the dev cluster (idempotent) and write DIR/admin.kubeconfig", DIR, PORT, SIMULATED_NODES
+)  # fmt: skip
 def up(args: argparse.Namespace) -> int:
-    cluster = devcluster.up(args.dir, port=args.port)
+    cluster = devcluster.up(args.dir, port=args.port, simulated_nodes=args.simulated_nodes)
     if cluster.already_running:
         print(f"dev cluster in {cluster.dir} is already running at {cluster.server_url}")
     else:

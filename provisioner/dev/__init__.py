@@ -11,13 +11,24 @@ from provisioner.dev.cluster import (
     status,
     up,
 )
-from provisioner.dev.components import APISERVER, DEFAULT_COMPONENTS, Component, LaunchContext
+from provisioner.dev.components import (
+    APISERVER,
+    CONTROLLER_MANAGER,
+    DEFAULT_COMPONENTS,
+    SCHEDULER,
+    Component,
+    LaunchContext,
+    controller_manager,
+    simulated_nodes,
+)
 from provisioner.dev.layout import DevPaths
 
 __all__ = [
     "APISERVER",
+    "CONTROLLER_MANAGER",
     "DEFAULT_COMPONENTS",
     "READY_TIMEOUT_SECONDS",
+    "SCHEDULER",
     "STOP_TIMEOUT_SECONDS",
     "Component",
     "ComponentStatus",
@@ -26,7 +37,9 @@ __all__ = [
     "DownResult",
     "LaunchContext",
     "StoppedComponent",
+    "controller_manager",
     "down",
+    "simulated_nodes",
     "status",
     "up",
 ]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.dev.components import DEFAULT_COMPONENTS, LOOPBACK, Component, LaunchContext
-from provisioner.dev.credentials import ensure_pki, write_admin_kubeconfig
+from provisioner.dev.components import simulated_nodes as simulated_nodes_component
+from provisioner.dev.credentials import ensure_pki, write_admin_kubeconfig, write_component_kubeconfigs
 from provisioner.dev.health import probe
 from provisioner.dev.layout import DevPaths
 from provisioner.dev.processes import Launched, identity_of, is_running, launch_detached, log_tail, stop
@@ -22,6 +23,9 @@ from provisioner.dev.state import ComponentRecord, DevState, load_state, save_st
 from provisioner.errors import DevClusterError
 
 READY_TIMEOUT_SECONDS = 30.0
+# A component without a health check counts as started once it has stayed up this long: long enough for a bad
+# flag, a missing module or an unreadable kubeconfig to end it (each takes well under a second here).
+SETTLE_SECONDS = 1.5
 STOP_TIMEOUT_SECONDS = 10.0
 _READY_POLL_SECONDS = 0.1
 
@@ -72,14 +76,19 @@ def up(
     port: int = 0,
     components: Sequence[Component] | None = None,
     ready_timeout: float = READY_TIMEOUT_SECONDS,
+    simulated_nodes: int = 0,
 ) -> DevCluster:
     """Start the dev cluster in `directory` (created if missing); idempotent while it runs.
 
     port 0 picks a free loopback port, keeping the recorded one when it is free. `components` replaces the
-    default list (the real apiserver) — tests use it to run stand-ins.
+    default list (apiserver, scheduler, controller-manager) — tests use it to run stand-ins or other flags.
+    `simulated_nodes` > 0 adds a simnodes process registering that many nodes (simnode-0 …).
     """
     _check_port(port)
+    _check_node_count(simulated_nodes)
     specs = tuple(DEFAULT_COMPONENTS if components is None else components)
+    if simulated_nodes:
+        specs += (simulated_nodes_component(simulated_nodes),)
     if not specs:
         raise DevClusterError("no components to start")
     paths = DevPaths.create(directory)
@@ -91,6 +100,7 @@ def up(
                 f"the dev cluster in {paths.root} is running on port {state.port}; "
                 f"run `provision dev down --dir {paths.root}` before changing the port"
             )
+        _check_same_commands(specs, running, state, LaunchContext(paths, state.port))
         if all(spec.name in running for spec in specs):
             return _snapshot(paths, state, already_running=True)
         chosen_port = state.port  # the running components are bound to it
@@ -100,6 +110,7 @@ def up(
     ca = ensure_pki(paths)
     ctx = LaunchContext(paths, chosen_port)
     write_admin_kubeconfig(ctx, ca)
+    write_component_kubeconfigs(ctx, ca)
     state = state or DevState(chosen_port)
     state.port = chosen_port
     save_state(paths.state_file, state)
@@ -132,6 +143,7 @@ def _start_missing(
     specs: Iterable[Component], running: set[str], ctx: LaunchContext, state: DevState, ready_timeout: float
 ) -> None:
     started: list[ComponentRecord] = []
+    unchecked: list[tuple[ComponentRecord, Launched, float]] = []
     try:
         for spec in specs:
             if spec.name in running:
@@ -139,6 +151,9 @@ def _start_missing(
             record, launched = _launch(spec, ctx, state)
             started.append(record)
             _wait_until_ready(record, launched, ctx.paths.ca_cert, ready_timeout)
+            if record.health_url is None:
+                unchecked.append((record, launched, time.monotonic()))
+        _wait_until_settled(unchecked)
     except BaseException:
         # Also on Ctrl-C: a failed up leaves nothing running that dev.json does not know about.
         for record in reversed(started):
@@ -183,6 +198,22 @@ def _wait_until_ready(record: ComponentRecord, launched: Launched, ca_file: Path
             return
         last_answer = result.detail
         time.sleep(_READY_POLL_SECONDS)
+
+
+def _wait_until_settled(unchecked: Iterable[tuple[ComponentRecord, Launched, float]]) -> None:
+    """Components without a health check must still run SETTLE_SECONDS after their start (they settle in
+    parallel, so this adds at most SETTLE_SECONDS to `up`)."""
+    for record, launched, started_at in unchecked:
+        while True:
+            exit_code = launched.process.poll()
+            if exit_code is not None:
+                raise DevClusterError(
+                    f"{record.name} exited with code {exit_code} right after it started; "
+                    f"last lines of {record.log}:\n{log_tail(Path(record.log))}"
+                )
+            if time.monotonic() - started_at >= SETTLE_SECONDS:
+                break
+            time.sleep(_READY_POLL_SECONDS)
 
 
 def _stop_record(
@@ -233,6 +264,24 @@ def _running_names(state: DevState | None) -> set[str]:
     return {
         r.name for r in state.components if (identity := r.identity()) is not None and is_running(identity)
     }
+
+
+def _check_same_commands(
+    specs: Iterable[Component], running: set[str], state: DevState, ctx: LaunchContext
+) -> None:
+    """A running component asked for with other arguments (e.g. another node count) is not silently kept."""
+    for spec in specs:
+        record = state.component(spec.name)
+        if spec.name in running and record is not None and record.argv != spec.command(ctx):
+            raise DevClusterError(
+                f"{spec.name} is running in {ctx.paths.root} with other arguments; "
+                f"run `provision dev down --dir {ctx.paths.root}` first"
+            )
+
+
+def _check_node_count(count: int) -> None:
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise DevClusterError(f"--simulated-nodes {count!r}: expected 0 or more")
 
 
 def _check_port(port: int) -> None:

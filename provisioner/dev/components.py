@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from provisioner.dev.layout import DevPaths
@@ -11,6 +11,11 @@ from provisioner.dev.layout import DevPaths
 LOOPBACK = "127.0.0.1"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/12"
 SERVICE_NODE_PORT_RANGE = "30000-32767"
+CLUSTER_CIDR = "10.244.0.0/16"  # pod addresses; node-ipam gives each node a /24 of it
+# Client identities of the control loops: their certificate and kubeconfig files are named after them.
+SCHEDULER_NAME = "scheduler"
+CONTROLLER_MANAGER_NAME = "controller-manager"
+SIMNODES_NAME = "simnodes"
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,57 @@ def apiserver_readyz(ctx: LaunchContext) -> str:
     return f"{ctx.server_url}/readyz"
 
 
+def no_health_check(ctx: LaunchContext) -> None:
+    """The control loops serve no health endpoint; `dev status` reports them as running or not."""
+    return None
+
+
 APISERVER = Component("apiserver", apiserver_command, apiserver_readyz)
 
-DEFAULT_COMPONENTS: tuple[Component, ...] = (APISERVER,)
+
+def scheduler_command(ctx: LaunchContext) -> list[str]:
+    return [sys.executable, "-m", "provisioner.services.scheduler.main",
+            "--kubeconfig", str(ctx.paths.kubeconfig(SCHEDULER_NAME))]
+
+
+SCHEDULER = Component(SCHEDULER_NAME, scheduler_command, no_health_check)
+
+
+def controller_manager(extra_args: Sequence[str] = ()) -> Component:
+    """The controller-manager, signing CSRs with the dev CA; ``extra_args`` e.g. shorten node timeouts."""
+
+    def command(ctx: LaunchContext) -> list[str]:
+        p = ctx.paths
+        return [
+            sys.executable, "-m", "provisioner.services.controllers.main",
+            "--kubeconfig", str(p.kubeconfig(CONTROLLER_MANAGER_NAME)),
+            "--cluster-signing-cert-file", str(p.ca_cert),
+            "--cluster-signing-key-file", str(p.ca_key),
+            "--cluster-cidr", CLUSTER_CIDR,
+            *extra_args,
+        ]  # fmt: skip
+
+    return Component(CONTROLLER_MANAGER_NAME, command, no_health_check)
+
+
+CONTROLLER_MANAGER = controller_manager()
+
+
+def simulated_nodes(count: int, extra_args: Sequence[str] = ()) -> Component:
+    """``count`` simulated nodes (simnode-0 …) in one process; DIR/stopped-nodes silences chosen ones."""
+
+    def command(ctx: LaunchContext) -> list[str]:
+        p = ctx.paths
+        return [
+            sys.executable, "-m", "provisioner.services.simnodes.main",
+            "--kubeconfig", str(p.kubeconfig(SIMNODES_NAME)),
+            "--count", str(count),
+            "--stopped-nodes-file", str(p.stopped_nodes_file),
+            *extra_args,
+        ]  # fmt: skip
+
+    return Component(SIMNODES_NAME, command, no_health_check)
+
+
+# What `provision dev up` runs: the apiserver first (the others wait for nothing but need it to be useful).
+DEFAULT_COMPONENTS: tuple[Component, ...] = (APISERVER, SCHEDULER, CONTROLLER_MANAGER)

@@ -7,13 +7,23 @@ from pathlib import Path
 
 from cryptography import x509
 
-from provisioner.dev.components import LOOPBACK, SERVICE_CLUSTER_IP_RANGE, LaunchContext
+from provisioner.dev.components import (
+    CONTROLLER_MANAGER_NAME,
+    LOOPBACK,
+    SCHEDULER_NAME,
+    SERVICE_CLUSTER_IP_RANGE,
+    SIMNODES_NAME,
+    LaunchContext,
+)
 from provisioner.dev.layout import DevPaths
 from provisioner.errors import DevClusterError, PKIError
 from provisioner.pki import (
     ADMIN,
     APISERVER_KUBELET_CLIENT,
+    KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
     CertificateAuthority,
+    ClientIdentity,
     IssuedCert,
     SubjectAltNames,
     apiserver_sans,
@@ -29,6 +39,15 @@ from provisioner.pki import (
 DEV_CLUSTER_NAME = "provision-dev"
 # A reused leaf must stay valid for a while; below this it is re-issued on the next `dev up`.
 MIN_DAYS_LEFT = 30
+# One process plays the kubelet of many nodes, so the Node authorizer's one-node rule cannot fit it: like kwok,
+# it acts with cluster-admin rights.
+SIMULATED_NODES = ClientIdentity("provision:simulated-nodes", ("system:masters",))
+# Each control loop's identity, by the component name its certificate and kubeconfig files carry.
+COMPONENT_IDENTITIES: dict[str, ClientIdentity] = {
+    SCHEDULER_NAME: KUBE_SCHEDULER,
+    CONTROLLER_MANAGER_NAME: KUBE_CONTROLLER_MANAGER,
+    SIMNODES_NAME: SIMULATED_NODES,
+}
 
 
 def ensure_pki(paths: DevPaths) -> CertificateAuthority:
@@ -43,6 +62,9 @@ def ensure_pki(paths: DevPaths) -> CertificateAuthority:
     _ensure_leaf(ca, paths.admin_cert, paths.admin_key, issue=lambda: issue_client_cert(ca, ADMIN))
     _ensure_leaf(ca, paths.kubelet_client_cert, paths.kubelet_client_key,
                  issue=lambda: issue_client_cert(ca, APISERVER_KUBELET_CLIENT))
+    for component, identity in COMPONENT_IDENTITIES.items():
+        _ensure_leaf(ca, paths.client_cert(component), paths.client_key(component),
+                     issue=lambda identity=identity: issue_client_cert(ca, identity))
     return ca
 
 
@@ -58,6 +80,20 @@ def write_admin_kubeconfig(ctx: LaunchContext, ca: CertificateAuthority) -> Path
     )  # fmt: skip
     write_kubeconfig(ctx.paths.admin_kubeconfig, config)
     return ctx.paths.admin_kubeconfig
+
+
+def write_component_kubeconfigs(ctx: LaunchContext, ca: CertificateAuthority) -> list[Path]:
+    """DIR/<component>.kubeconfig for the scheduler, controller-manager and simulated nodes."""
+    written = []
+    for component, identity in COMPONENT_IDENTITIES.items():
+        cert = load_issued_cert(ctx.paths.client_cert(component), ctx.paths.client_key(component))
+        config = kubeconfig(
+            DEV_CLUSTER_NAME, ctx.server_url, ca.cert_pem, identity.user,
+            client_cert_pem=cert.cert_pem, client_key_pem=cert.key_pem,
+        )  # fmt: skip
+        write_kubeconfig(ctx.paths.kubeconfig(component), config)
+        written.append(ctx.paths.kubeconfig(component))
+    return written
 
 
 def _load_or_create_ca(paths: DevPaths) -> CertificateAuthority:

@@ -80,9 +80,26 @@ class DevPaths:
     def kubelet_client_key(self) -> Path:
         return self.pki / "apiserver-kubelet-client.key"
 
+    def client_cert(self, component: str) -> Path:
+        """The client certificate a control-loop component authenticates with (scheduler, controller-manager,
+        simnodes)."""
+        return self.pki / f"{component}.crt"
+
+    def client_key(self, component: str) -> Path:
+        return self.pki / f"{component}.key"
+
     @property
     def admin_kubeconfig(self) -> Path:
         return self.root / "admin.kubeconfig"
+
+    def kubeconfig(self, component: str) -> Path:
+        """DIR/scheduler.kubeconfig, DIR/controller-manager.kubeconfig, DIR/simnodes.kubeconfig."""
+        return self.root / f"{component}.kubeconfig"
+
+    @property
+    def stopped_nodes_file(self) -> Path:
+        """Simulated nodes listed here (one per line) stop their heartbeats; see services/simnodes/control.py."""
+        return self.root / "stopped-nodes"
 
     @property
     def state_file(self) -> Path:

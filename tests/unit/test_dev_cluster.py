@@ -18,7 +18,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -321,9 +321,9 @@ def test_a_corrupt_state_file_is_named(tmp_path: Path) -> None:
         dev.down(cluster_dir)
 
 
-def test_the_default_component_is_the_real_apiserver(tmp_path: Path) -> None:
+def test_the_apiserver_component_runs_the_real_apiserver(tmp_path: Path) -> None:
     ctx = LaunchContext(dev.DevPaths(tmp_path), 6443)
-    assert dev.DEFAULT_COMPONENTS == (APISERVER,)
+    assert dev.DEFAULT_COMPONENTS[0] is APISERVER  # first: everything else talks to it
     pki_dir = tmp_path / "pki"
     assert APISERVER.command(ctx) == [
         sys.executable, "-m", "provisioner.services.apiserver.main",
@@ -332,6 +332,9 @@ def test_the_default_component_is_the_real_apiserver(tmp_path: Path) -> None:
         "--client-ca-file", str(pki_dir / "ca.crt"),
         "--storage-url", f"sqlite://{tmp_path}/apiserver/state.db",
         "--service-cluster-ip-range", "10.96.0.0/12", "--service-node-port-range", "30000-32767",
+        "--kubelet-client-certificate", str(pki_dir / "apiserver-kubelet-client.crt"),
+        "--kubelet-client-key", str(pki_dir / "apiserver-kubelet-client.key"),
+        "--kubelet-certificate-authority", str(pki_dir / "ca.crt"),
     ]  # fmt: skip
     assert APISERVER.health_url(ctx) == "https://127.0.0.1:6443/readyz"
 
@@ -419,3 +422,130 @@ def test_console_script_prints_one_line_and_no_traceback(tmp_path: Path) -> None
     assert result.returncode == 1
     assert result.stderr == f"error: --dir {not_a_dir}: not a directory\n"
     assert result.stdout == ""
+
+
+# --- control loops and simulated nodes (issue 3) --------------------------------------------------------------
+
+
+def test_dev_up_runs_the_scheduler_and_controller_manager_by_default(tmp_path: Path) -> None:
+    ctx = LaunchContext(dev.DevPaths(tmp_path), 6443)
+    assert [c.name for c in dev.DEFAULT_COMPONENTS] == ["apiserver", "scheduler", "controller-manager"]
+    assert dev.SCHEDULER.command(ctx) == [
+        sys.executable, "-m", "provisioner.services.scheduler.main",
+        "--kubeconfig", str(tmp_path / "scheduler.kubeconfig"),
+    ]  # fmt: skip
+    assert dev.CONTROLLER_MANAGER.command(ctx) == [
+        sys.executable, "-m", "provisioner.services.controllers.main",
+        "--kubeconfig", str(tmp_path / "controller-manager.kubeconfig"),
+        "--cluster-signing-cert-file", str(tmp_path / "pki" / "ca.crt"),
+        "--cluster-signing-key-file", str(tmp_path / "pki" / "ca.key"),
+        "--cluster-cidr", "10.244.0.0/16",
+    ]  # fmt: skip
+    shortened = dev.controller_manager(["--node-monitor-grace-period=5s"]).command(ctx)
+    assert shortened[-1] == "--node-monitor-grace-period=5s"
+    assert dev.simulated_nodes(3).command(ctx) == [
+        sys.executable, "-m", "provisioner.services.simnodes.main",
+        "--kubeconfig", str(tmp_path / "simnodes.kubeconfig"), "--count", "3",
+        "--stopped-nodes-file", str(tmp_path / "stopped-nodes"),
+    ]  # fmt: skip
+    for component in (dev.SCHEDULER, dev.CONTROLLER_MANAGER, dev.simulated_nodes(1)):
+        assert component.health_url(ctx) is None
+
+
+@pytest.mark.parametrize(
+    ("component", "identity"),
+    [
+        ("scheduler", "system:kube-scheduler"),
+        ("controller-manager", "system:kube-controller-manager"),
+        ("simnodes", "system:masters provision:simulated-nodes"),
+    ],
+)
+def test_up_writes_a_kubeconfig_per_control_loop(
+    cluster_dir: Path, stand_in_script: Path, component: str, identity: str
+) -> None:
+    cluster = dev.up(cluster_dir, components=[stand_in(stand_in_script)])
+    kubeconfig_path = cluster_dir.absolute() / f"{component}.kubeconfig"
+    assert kubeconfig_path.stat().st_mode & 0o777 == 0o600
+    assert (cluster_dir / "pki" / f"{component}.key").stat().st_mode & 0o777 == 0o600
+    assert whoami(kubeconfig_path, cluster.port, tmp=cluster_dir) == identity
+
+
+SLEEPER = "import sys, time; print('sleeper', *sys.argv[1:], flush=True); time.sleep(600)"
+
+
+def sleeper(name: str) -> Callable[[int, Sequence[str]], Component]:
+    def component(count: int, extra_args: Sequence[str] = ()) -> Component:
+        return Component(name, lambda ctx: [sys.executable, "-c", SLEEPER, "--count", str(count)],
+                         lambda ctx: None)
+
+    return component
+
+
+def assert_logged(log: Path, line: str) -> None:
+    """The process may still be starting when up returns (no health check): wait for its line."""
+    deadline = time.monotonic() + 30
+    while line not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+
+
+def test_simulated_nodes_add_a_process_and_a_different_count_is_refused(
+    cluster_dir: Path, stand_in_script: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster_module, "simulated_nodes_component", sleeper("simnodes"))
+    cluster = dev.up(cluster_dir, components=[stand_in(stand_in_script)], simulated_nodes=3)
+    assert [(c.name, c.running, c.ready) for c in cluster.components] == [
+        ("apiserver", True, True), ("simnodes", True, True)]
+    assert_logged(cluster_dir / "logs" / "simnodes.log", "sleeper --count 3")
+    again = dev.up(cluster_dir, components=[stand_in(stand_in_script)], simulated_nodes=3)
+    assert again.already_running
+    with pytest.raises(DevClusterError, match=r"simnodes is running in .* with other arguments; run `provision"):
+        dev.up(cluster_dir, components=[stand_in(stand_in_script)], simulated_nodes=5)
+    result = dev.down(cluster_dir)
+    assert [(c.name, c.outcome) for c in result.components] == [("simnodes", "stopped"), ("apiserver", "stopped")]
+
+
+def test_cli_up_passes_simulated_nodes(
+    cluster_dir: Path, stand_in_script: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cluster_module, "DEFAULT_COMPONENTS", (stand_in(stand_in_script),))
+    monkeypatch.setattr(cluster_module, "simulated_nodes_component", sleeper("simnodes"))
+    assert main(["dev", "up", "--dir", str(cluster_dir), "--simulated-nodes", "2"]) == 0
+    assert re.search(r"simnodes pid \d+", capsys.readouterr().out)
+    assert_logged(cluster_dir / "logs" / "simnodes.log", "sleeper --count 2")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["dev", "up", "--dir", "x", "--simulated-nodes", "-1"], "argument --simulated-nodes: expected 0 or more"),
+        (["dev", "up", "--dir", "x", "--simulated-nodes", "many"], "expected a number of nodes, got 'many'"),
+    ],
+)
+def test_cli_simulated_nodes_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_library_refuses_a_negative_node_count(cluster_dir: Path) -> None:
+    with pytest.raises(DevClusterError, match=r"--simulated-nodes -2: expected 0 or more"):
+        dev.up(cluster_dir, simulated_nodes=-2)
+
+
+def test_a_component_without_health_check_that_dies_at_start_fails_up(
+    cluster_dir: Path, stand_in_script: Path
+) -> None:
+    dying = Component(
+        "controller-manager",
+        lambda ctx: [sys.executable, "-c", "import sys, time; time.sleep(0.3); "
+                     "print('cannot load controller(s): job', flush=True); sys.exit(4)"],
+        lambda ctx: None,
+    )  # fmt: skip
+    with pytest.raises(DevClusterError) as info:
+        dev.up(cluster_dir, components=[stand_in(stand_in_script), dying])
+    message = str(info.value)
+    assert message.startswith("controller-manager exited with code 4 right after it started")
+    assert "cannot load controller(s): job" in message
+    assert recorded_pids(cluster_dir) == []  # the apiserver started before it was stopped again

@@ -51,7 +51,7 @@ class LeaderElector:
 
     async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
         """Wait to become leader, run ``lead()`` while leading; return when leadership is lost or lead() ends."""
-        while not await self._try_acquire_or_renew():
+        while not await self._acquire_once():
             await asyncio.sleep(self.timing.retry_period)
         self.is_leader = True
         log.info("%s became leader of %s/%s", self.identity, self.namespace, self.name)
@@ -63,6 +63,14 @@ class LeaderElector:
             work.cancel()
             await asyncio.gather(work, return_exceptions=True)
             log.info("%s stopped leading %s/%s", self.identity, self.namespace, self.name)
+
+    async def _acquire_once(self) -> bool:
+        """One attempt; an apiserver that is down or restarting is a failed attempt, not a crash."""
+        try:
+            return await self._try_acquire_or_renew()
+        except ApiError as err:
+            log.warning("acquiring lease %s/%s failed: %s", self.namespace, self.name, err.message)
+            return False
 
     async def _renew_until_lost(self, work: asyncio.Task[None]) -> None:
         last_renewal = time.monotonic()
