@@ -110,3 +110,21 @@ def api_client(apiserver: LocalApiserver):
     configuration.api_key = {"authorization": f"Bearer {ADMIN_TOKEN}"}
     with client.ApiClient(configuration) as api:
         yield api
+
+
+@pytest.fixture(scope="module")
+def module_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalApiserver]:
+    """One apiserver per test module, for tests that talk to it through our own client library."""
+    server, stop = start_local_apiserver(tmp_path_factory.mktemp("module-apiserver"))
+    try:
+        yield server
+    finally:
+        stop()
+
+
+@pytest.fixture
+async def admin_client(module_apiserver: LocalApiserver):
+    from provisioner.services.client import ApiClient, ClientConfig
+
+    async with ApiClient(ClientConfig(server=module_apiserver.url, token=module_apiserver.tokens["admin"])) as api:
+        yield api

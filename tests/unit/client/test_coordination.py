@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from provisioner.services.api import resources
-from provisioner.services.client import ApiClient, ClientConfig, EventRecorder, LeaderElector, LeaseTiming
-from tests.unit.apiserver.conftest import LocalApiserver, start_local_apiserver
+from provisioner.services.client import ApiClient, EventRecorder, LeaderElector, LeaseTiming
+from tests.unit.apiserver.conftest import LocalApiserver
 
 LEASES = resources.lookup("coordination.k8s.io", "v1", "leases")
 EVENTS = resources.lookup("", "v1", "events")
@@ -17,17 +16,14 @@ CONFIGMAPS = resources.lookup("", "v1", "configmaps")
 FAST = LeaseTiming(lease_duration=1.0, renew_deadline=0.6, retry_period=0.1)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    server, stop = start_local_apiserver(tmp_path_factory.mktemp("coordination"))
-    yield server
-    stop()
+@pytest.fixture
+def server(module_apiserver: LocalApiserver) -> LocalApiserver:
+    return module_apiserver
 
 
 @pytest.fixture
-async def client(server: LocalApiserver) -> AsyncIterator[ApiClient]:
-    async with ApiClient(ClientConfig(server=server.url, token=server.tokens["admin"])) as api:
-        yield api
+def client(admin_client: ApiClient) -> ApiClient:
+    return admin_client
 
 
 async def test_only_one_leader_and_takeover_when_it_stops(client: ApiClient) -> None:

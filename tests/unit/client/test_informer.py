@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from provisioner.services.api import resources
-from provisioner.services.client import ApiClient, ClientConfig, Handler, Informer, ReconcileLoop
-from tests.unit.apiserver.conftest import LocalApiserver, start_local_apiserver
+from provisioner.services.client import ApiClient, Handler, Informer, ReconcileLoop
+from tests.unit.apiserver.conftest import LocalApiserver
 
 CONFIGMAPS = resources.lookup("", "v1", "configmaps")
 NAMESPACES = resources.lookup("", "v1", "namespaces")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    server, stop = start_local_apiserver(tmp_path_factory.mktemp("informer"))
-    yield server
-    stop()
+@pytest.fixture
+def server(module_apiserver: LocalApiserver) -> LocalApiserver:
+    return module_apiserver
 
 
 @pytest.fixture
-async def client(server: LocalApiserver) -> AsyncIterator[ApiClient]:
-    async with ApiClient(ClientConfig(server=server.url, token=server.tokens["admin"])) as api:
-        yield api
+def client(admin_client: ApiClient) -> ApiClient:
+    return admin_client
 
 
 async def _namespace(client: ApiClient, name: str) -> str:

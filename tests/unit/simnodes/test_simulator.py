@@ -12,11 +12,11 @@ import pytest
 
 from provisioner.services.api import resources
 from provisioner.services.api.status import ApiError
-from provisioner.services.client import ApiClient, ClientConfig
+from provisioner.services.client import ApiClient
 from provisioner.services.simnodes import RUN_SECONDS_ANNOTATION, SimulatedNodes, Timing
 from provisioner.services.simnodes.control import follow_control_file, read_stopped
 from provisioner.services.simnodes.objects import EXIT_CODE_ANNOTATION, SIMULATED_LABEL
-from tests.unit.apiserver.conftest import LocalApiserver, start_local_apiserver
+from tests.unit.apiserver.conftest import LocalApiserver
 
 NODES = resources.lookup("", "v1", "nodes")
 PODS = resources.lookup("", "v1", "pods")
@@ -25,17 +25,14 @@ FAST = Timing(lease_renew_interval=0.2, status_interval=0.4, termination_seconds
 WAIT_SECONDS = 15.0  # generous: only a broken simulator takes this long
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    server, stop = start_local_apiserver(tmp_path_factory.mktemp("simnodes"))
-    yield server
-    stop()
+@pytest.fixture
+def server(module_apiserver: LocalApiserver) -> LocalApiserver:
+    return module_apiserver
 
 
 @pytest.fixture
-async def client(server: LocalApiserver) -> AsyncIterator[ApiClient]:
-    async with ApiClient(ClientConfig(server=server.url, token=server.tokens["admin"])) as api:
-        yield api
+def client(admin_client: ApiClient) -> ApiClient:
+    return admin_client
 
 
 @pytest.fixture
