@@ -291,7 +291,9 @@ class Registry:
             meta.setdefault("namespace", old_meta.get("namespace"))
         if "managedFields" not in meta and "managedFields" in old_meta:
             meta["managedFields"] = copy.deepcopy(old_meta["managedFields"])
-        if target.subresource in ("status",):
+        if operation == "Bind":
+            pass  # a binding sets nodeName and the PodScheduled condition together, outside the update rules
+        elif target.subresource in ("status",):
             strategy.prepare_for_status_update(new, old)
         elif target.subresource == "approval":
             strategy.prepare_for_approval_update(new, old)

@@ -69,6 +69,19 @@ def test_a_bound_pod_gets_a_grace_period_then_force_deletion_removes_it(api: Api
     assert api.get(f"/api/v1/namespaces/{ns}/pods/busy")[0] == 404
 
 
+def test_binding_sets_the_node_and_the_pod_scheduled_condition(api: Api, ns: str) -> None:
+    api.ok("POST", f"/api/v1/namespaces/{ns}/pods", pod("placed"))
+    unschedulable = {"status": {"conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                                "message": "0/1 nodes are available"}]}}
+    api.ok("PATCH", f"/api/v1/namespaces/{ns}/pods/placed/status", unschedulable,
+           content_type="application/merge-patch+json")
+    assert bind(api, ns, "placed")[0] == 201
+    bound = api.ok("GET", f"/api/v1/namespaces/{ns}/pods/placed")
+    assert bound["spec"]["nodeName"] == "node-1"
+    scheduled = [c for c in bound["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert [(c["status"], c.get("reason")) for c in scheduled] == [("True", None)]
+
+
 def test_binding_twice_is_a_conflict(api: Api, ns: str) -> None:
     api.ok("POST", f"/api/v1/namespaces/{ns}/pods", pod("once"))
     assert bind(api, ns, "once")[0] == 201
