@@ -93,7 +93,7 @@ def up(
         raise DevClusterError("no components to start")
     paths = DevPaths.create(directory)
     state = load_state(paths.state_file)
-    running = _running_names(state)
+    running = _settled_running_names(state, paths.ca_cert, ready_timeout)
     if state is not None and running:
         if port and port != state.port:
             raise DevClusterError(
@@ -256,6 +256,21 @@ def _component_status(record: ComponentRecord, ca_file: Path) -> ComponentStatus
     return ComponentStatus(
         record.name, record.pid if running else None, running, ready, health, Path(record.log)
     )
+
+
+def _settled_running_names(state: DevState | None, ca_file: Path, timeout: float) -> set[str]:
+    """Running components, after waiting out any that run but do not answer their health check: such a process
+    is either still starting or dying (just killed, still tearing down), and only time tells which."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = _running_names(state)
+        if state is None or time.monotonic() >= deadline:
+            return running
+        unsettled = [r for r in state.components
+                     if r.name in running and r.health_url and not probe(r.health_url, ca_file).ok]
+        if not unsettled:
+            return running
+        time.sleep(_READY_POLL_SECONDS)
 
 
 def _running_names(state: DevState | None) -> set[str]:

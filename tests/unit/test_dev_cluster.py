@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -48,11 +49,20 @@ STAND_IN = textwrap.dedent(
         sys.exit(3)
     if args.mode == "ignore-term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    dying = []
+
+    def start_dying(signum, frame):
+        # Like a process that was just killed but is still tearing down: alive, no longer serving, soon gone.
+        import threading
+        dying.append(True)
+        threading.Timer(1.0, lambda: os._exit(9)).start()
+
+    signal.signal(signal.SIGUSR1, start_dying)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             if self.path == "/readyz":
-                status, body = (503, "storage not ready") if args.mode == "never-ready" else (200, "ok")
+                status, body = (503, "storage not ready") if args.mode == "never-ready" or dying else (200, "ok")
             elif self.path == "/whoami":
                 cert = self.connection.getpeercert() or {}
                 subject = [value for rdn in cert.get("subject", ()) for _, value in rdn]
@@ -198,6 +208,18 @@ def test_up_is_idempotent_while_running(cluster_dir: Path, stand_in_script: Path
     assert log.count("stand-in pid") == 1  # nothing else was started
     with pytest.raises(DevClusterError, match=rf"running on port {first.port}; run `provision dev down"):
         dev.up(cluster_dir, port=free_port(), components=[stand_in(stand_in_script)])
+
+
+def test_up_right_after_a_kill_waits_for_the_dying_process_and_restarts_it(cluster_dir: Path,
+                                                                          stand_in_script: Path) -> None:
+    first = dev.up(cluster_dir, components=[stand_in(stand_in_script)])
+    first_pid = first.components[0].pid
+    assert first_pid is not None
+    os.kill(first_pid, signal.SIGUSR1)
+    time.sleep(0.1)  # it now runs but answers /readyz with 503, then exits
+    second = dev.up(cluster_dir, components=[stand_in(stand_in_script)])
+    assert second.ready and not second.already_running
+    assert second.components[0].pid != first_pid
 
 
 def test_rerun_reuses_port_and_pki(cluster_dir: Path, stand_in_script: Path) -> None:
