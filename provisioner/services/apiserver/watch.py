@@ -164,7 +164,9 @@ async def _stream(response: web.StreamResponse, registry: Registry, request: Wat
                 return
             wait = min(remaining, bookmark_interval) if request.allow_bookmarks else remaining
             try:
-                event = await asyncio.wait_for(events.__anext__(), wait)
+                # asyncio.timeout, not wait_for: no extra task per event, which matters at 1000 watchers.
+                async with asyncio.timeout(wait):
+                    event = await events.__anext__()
             except TimeoutError:
                 if request.allow_bookmarks and deadline - loop.time() > 0:
                     await response.write(encoder.bookmark(resource, last_revision))
