@@ -22,6 +22,7 @@ from provisioner.services.apiserver.allocator import ClusterIPAllocator, NodePor
 from provisioner.services.apiserver.app import ServerState, build_app
 from provisioner.services.apiserver.authn import Authenticator, load_token_file
 from provisioner.services.apiserver.context import User, WriteOptions
+from provisioner.services.apiserver.eventttl import expire_events_periodically
 from provisioner.services.apiserver.metrics import Metrics
 from provisioner.services.apiserver.paths import Target
 from provisioner.services.apiserver.proxy import KubeletProxy
@@ -52,6 +53,7 @@ class Config:
     kubelet_client_key: str = ""
     kubelet_certificate_authority: str = ""
     watch_bookmark_interval: float = 60.0
+    event_ttl: float = 3600.0
 
     @property
     def advertised(self) -> str:
@@ -78,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--kubelet-certificate-authority", default="")
     parser.add_argument("--watch-bookmark-interval", type=float, default=60.0,
                         help="seconds between BOOKMARK events on idle watches that asked for them")
+    parser.add_argument("--event-ttl", type=float, default=3600.0,
+                        help="seconds an Event is kept after it was last written (kube-apiserver: 1h)")
     args = parser.parse_args(argv)
     return Config(**{k: v for k, v in vars(args).items()})
 
@@ -213,12 +217,14 @@ async def serve(config: Config) -> None:
         await site.start()
         log.info("serving on https://%s:%d (storage %s)", config.bind_address, config.secure_port,
                  config.storage_url)
+        sweeper = asyncio.create_task(expire_events_periodically(backend, config.event_ttl), name="event-ttl")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
+        sweeper.cancel()
     finally:
         if runner is not None:
             with contextlib.suppress(Exception):
