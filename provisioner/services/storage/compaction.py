@@ -32,3 +32,25 @@ async def compact_periodically(backend: Backend, *, interval: float, keep: int) 
             return
         except Exception:  # a failed round must not end compaction for the life of the process
             log.exception("scheduled compaction failed")
+
+
+class ScheduledCompaction:
+    """The compaction task a backend runs between ``start()`` and ``close()`` (none when ``interval`` is None)."""
+
+    def __init__(self, backend: Backend, interval: float | None, keep: int) -> None:
+        check_settings(interval, keep)
+        self._backend = backend
+        self.interval = interval
+        self.keep = keep
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, name: str) -> None:
+        if self.interval is not None and self._task is None:
+            self._task = asyncio.create_task(
+                compact_periodically(self._backend, interval=self.interval, keep=self.keep), name=name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

@@ -35,8 +35,7 @@ from provisioner.services.storage.broadcast import DEFAULT_QUEUE_SIZE, Broadcast
 from provisioner.services.storage.compaction import (
     DEFAULT_INTERVAL,
     DEFAULT_KEEP,
-    check_settings,
-    compact_periodically,
+    ScheduledCompaction,
 )
 from provisioner.services.storage.keyrange import in_range, prefix_end
 from provisioner.services.storage.watch import StorageWatch
@@ -54,9 +53,7 @@ class MemoryBackend:
         compact_keep: int = DEFAULT_KEEP,
         watch_queue_size: int = DEFAULT_QUEUE_SIZE,
     ) -> None:
-        check_settings(compact_interval, compact_keep)
-        self.compact_interval = compact_interval
-        self.compact_keep = compact_keep
+        self._compaction = ScheduledCompaction(self, compact_interval, compact_keep)
         self._broadcaster = Broadcaster(queue_size=watch_queue_size)
         self._revision = 0
         self._compact_revision = 0
@@ -65,7 +62,6 @@ class MemoryBackend:
         self._history: list[Event] = []
         self._started = False
         self._closed = False
-        self._compactor: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -73,19 +69,13 @@ class MemoryBackend:
         if self._started:
             return
         self._started = True
-        if self.compact_interval is not None:
-            self._compactor = asyncio.create_task(
-                compact_periodically(self, interval=self.compact_interval, keep=self.compact_keep),
-                name="memory-storage-compactor",
-            )
+        self._compaction.start("memory-storage-compactor")
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._compactor is not None:
-            self._compactor.cancel()
-            await asyncio.gather(self._compactor, return_exceptions=True)
+        await self._compaction.stop()
         self._broadcaster.close()
 
     async def __aenter__(self) -> MemoryBackend:

@@ -37,8 +37,7 @@ from provisioner.services.storage.broadcast import DEFAULT_QUEUE_SIZE, Broadcast
 from provisioner.services.storage.compaction import (
     DEFAULT_INTERVAL,
     DEFAULT_KEEP,
-    check_settings,
-    compact_periodically,
+    ScheduledCompaction,
 )
 from provisioner.services.storage.sqlite_db import (
     SYNCHRONOUS_MODES,
@@ -70,7 +69,6 @@ class SqliteBackend:
         readers: int = 2,
         max_batch: int = 512,
     ) -> None:
-        check_settings(compact_interval, compact_keep)
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(
                 f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, got {synchronous!r}"
@@ -78,8 +76,7 @@ class SqliteBackend:
         if readers < 1:
             raise ValueError(f"readers must be at least 1, got {readers}")
         self.path = os.fspath(path)
-        self.compact_interval = compact_interval
-        self.compact_keep = compact_keep
+        self._compaction = ScheduledCompaction(self, compact_interval, compact_keep)
         self._broadcaster = Broadcaster(queue_size=watch_queue_size)
         self._writer = GroupCommitWriter(
             self.path, synchronous=synchronous, max_batch=max_batch, on_commit=self._committed
@@ -89,7 +86,6 @@ class SqliteBackend:
         self._compact_revision = 0
         self._started = False
         self._closed = False
-        self._compactor: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -103,20 +99,14 @@ class SqliteBackend:
         self._revision = state.revision
         self._compact_revision = state.compact_revision
         self._started = True
-        if self.compact_interval is not None:
-            self._compactor = asyncio.create_task(
-                compact_periodically(self, interval=self.compact_interval, keep=self.compact_keep),
-                name="sqlite-storage-compactor",
-            )
+        self._compaction.start("sqlite-storage-compactor")
 
     async def close(self) -> None:
         """Commit the writes already submitted, end every watch with ``BackendClosed``, close the file."""
         if self._closed:
             return
         self._closed = True
-        if self._compactor is not None:
-            self._compactor.cancel()
-            await asyncio.gather(self._compactor, return_exceptions=True)
+        await self._compaction.stop()
         await self._writer.stop()
         self._broadcaster.close()
         await self._readers.close()
