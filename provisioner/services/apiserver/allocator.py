@@ -7,6 +7,7 @@ allocations whose Service no longer exists (a crash between allocating and stori
 
 from __future__ import annotations
 
+import abc
 import ipaddress
 import random
 from dataclasses import dataclass
@@ -47,24 +48,30 @@ class Owner:
         return cls(data["namespace"], data["name"], data["uid"])
 
 
-class _KeyedAllocator:
+class _KeyedAllocator(abc.ABC):
     """Allocates members of a finite range of values, each as a storage key."""
+
+    _what: str  # "IP" or "port", for messages
 
     def __init__(self, backend: Backend, prefix: str) -> None:
         self._backend = backend
         self._prefix = prefix
 
+    @abc.abstractmethod
     def _candidates(self) -> list[str]:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _contains(self, value: str) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _size(self) -> int:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _random(self) -> str:
-        raise NotImplementedError
+        ...
 
     async def allocate(self, value: str, owner: Owner) -> None:
         if not self._contains(value):
@@ -112,13 +119,13 @@ class _KeyedAllocator:
         result = await self._backend.list(self._prefix)
         return {kv.key[len(self._prefix):]: Owner.decode(kv.value) for kv in result.items}
 
-    _what = "value"
-
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def _not_in_range(self, value: str) -> str:
-        raise NotImplementedError
+        ...
 
 
 class ClusterIPAllocator(_KeyedAllocator):
