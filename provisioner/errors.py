@@ -11,5 +11,9 @@ class PKIError(ProvisionError):
     """Certificates, keys, tokens or kubeconfigs that cannot be made, read or written."""
 
 
+class ProcessError(ProvisionError):
+    """A process this tool launched (a dev service, a machine) that cannot be inspected or stopped."""
+
+
 class DevClusterError(ProvisionError):
     """The local development control plane (`provision dev …`) cannot be started, stopped or inspected."""

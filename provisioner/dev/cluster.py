@@ -18,7 +18,7 @@ from provisioner.dev.components import simulated_nodes as simulated_nodes_compon
 from provisioner.dev.credentials import ensure_pki, write_admin_kubeconfig, write_component_kubeconfigs
 from provisioner.dev.health import probe
 from provisioner.dev.layout import DevPaths
-from provisioner.dev.processes import Launched, identity_of, is_running, launch_detached, log_tail, stop
+from provisioner.processes import Launched, identity_of, is_running, launch_detached, log_tail, stop
 from provisioner.dev.state import ComponentRecord, DevState, load_state, save_state
 from provisioner.errors import DevClusterError
 

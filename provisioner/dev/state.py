@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioner.dev.processes import ProcessIdentity
+from provisioner.processes import ProcessIdentity
 from provisioner.errors import DevClusterError, PKIError
 from provisioner.pki import write_public_file
 

@@ -29,7 +29,7 @@ from provisioner import dev
 from provisioner.cli.main import main
 from provisioner.dev import cluster as cluster_module
 from provisioner.dev.components import APISERVER, Component, LaunchContext, apiserver_readyz
-from provisioner.dev.processes import identity_of
+from provisioner.processes import identity_of
 from provisioner.errors import DevClusterError
 
 STAND_IN = textwrap.dedent(

@@ -1,4 +1,4 @@
-"""Detached service processes, identified by PID *and* start time so a recycled PID is never signalled."""
+"""Detached processes (dev services, machines), identified by PID *and* start time so a recycled PID is never signalled."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioner.errors import DevClusterError
+from provisioner.errors import ProcessError
 
 _PROC = Path("/proc")
 _BOOT_ID = _PROC / "sys/kernel/random/boot_id"
@@ -39,8 +40,8 @@ def current_boot_id() -> str:
     try:
         return _BOOT_ID.read_text().strip()
     except OSError as e:
-        raise DevClusterError(
-            f"{_BOOT_ID}: cannot read ({e.strerror}); dev clusters need Linux /proc"
+        raise ProcessError(
+            f"{_BOOT_ID}: cannot read ({e.strerror}); this tool needs Linux /proc"
         ) from None
 
 
@@ -51,7 +52,7 @@ def identity_of(pid: int) -> ProcessIdentity | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     except OSError as e:
-        raise DevClusterError(f"/proc/{pid}/stat: cannot read ({e.strerror})") from None
+        raise ProcessError(f"/proc/{pid}/stat: cannot read ({e.strerror})") from None
     # The command name (field 2) may contain spaces and parentheses; the fields after the last ")" may not.
     fields = stat[stat.rindex(")") + 2 :].split()
     state, start_ticks = fields[0], int(fields[19])
@@ -65,13 +66,16 @@ def is_running(identity: ProcessIdentity) -> bool:
     return identity_of(identity.pid) == identity
 
 
-def launch_detached(argv: list[str], log_path: Path, cwd: Path) -> Launched:
+def launch_detached(
+    argv: list[str], log_path: Path, cwd: Path, before_exec: Callable[[], None] | None = None
+) -> Launched:
     """Start `argv` in its own session (terminal signals and the launcher's exit do not reach it), output
-    appended to `log_path` after a header line naming the command."""
+    appended to `log_path` after a header line naming the command. `before_exec` runs in the child between fork
+    and exec (e.g. to move it into its own cgroups)."""
     try:
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed right after the spawn
     except OSError as e:
-        raise DevClusterError(f"{log_path}: cannot open log: {e.strerror}") from None
+        raise ProcessError(f"{log_path}: cannot open log: {e.strerror}") from None
     with log:
         log.write(f"--- {dt.datetime.now(dt.UTC).isoformat()} starting: {' '.join(argv)}\n".encode())
         log.flush()
@@ -83,9 +87,10 @@ def launch_detached(argv: list[str], log_path: Path, cwd: Path) -> Launched:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=before_exec,
             )
         except OSError as e:
-            raise DevClusterError(f"cannot start {argv[0]}: {e.strerror}") from None
+            raise ProcessError(f"cannot start {argv[0]}: {e.strerror}") from None
     _launched[process.pid] = process
     return Launched(process, identity_of(process.pid))
 
@@ -100,7 +105,7 @@ def stop(identity: ProcessIdentity, timeout: float) -> str:
     if not _signal_if_ours(identity, signal.SIGKILL):
         return "stopped"
     if not _wait_until_gone(identity, _KILL_WAIT_SECONDS):
-        raise DevClusterError(f"process {identity.pid} survived SIGKILL for {_KILL_WAIT_SECONDS:g}s")
+        raise ProcessError(f"process {identity.pid} survived SIGKILL for {_KILL_WAIT_SECONDS:g}s")
     return "killed"
 
 
@@ -131,7 +136,7 @@ def _signal_if_ours(identity: ProcessIdentity, signum: signal.Signals) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        raise DevClusterError(f"process {identity.pid}: not permitted to send {signum.name}") from None
+        raise ProcessError(f"process {identity.pid}: not permitted to send {signum.name}") from None
     finally:
         if pidfd is not None:
             os.close(pidfd)
