@@ -15,5 +15,14 @@ class ProcessError(ProvisionError):
     """A process this tool launched (a dev service, a machine) that cannot be inspected or stopped."""
 
 
+class ProviderError(ProvisionError):
+    """Machines that cannot be created, reached, inspected or deleted (nspawn machines, VMs, SSH hosts)."""
+
+
 class DevClusterError(ProvisionError):
     """The local development control plane (`provision dev …`) cannot be started, stopped or inspected."""
+
+
+class RunnerError(ProvisionError):
+    """A playbook that could not run at all (missing playbook, unreadable inventory, ansible-runner failing);
+    a playbook that ran and failed on hosts is a PlaybookResult, not this."""
