@@ -18,9 +18,9 @@ from provisioner.dev.components import simulated_nodes as simulated_nodes_compon
 from provisioner.dev.credentials import ensure_pki, write_admin_kubeconfig, write_component_kubeconfigs
 from provisioner.dev.health import probe
 from provisioner.dev.layout import DevPaths
-from provisioner.processes import Launched, identity_of, is_running, launch_detached, log_tail, stop
 from provisioner.dev.state import ComponentRecord, DevState, load_state, save_state
 from provisioner.errors import DevClusterError
+from provisioner.processes import Launched, identity_of, is_running, launch_detached, log_tail, stop
 
 READY_TIMEOUT_SECONDS = 30.0
 # A component without a health check counts as started once it has stayed up this long: long enough for a bad

@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioner.processes import ProcessIdentity
 from provisioner.errors import DevClusterError, PKIError
 from provisioner.pki import write_public_file
+from provisioner.processes import ProcessIdentity
 
 STATE_VERSION = 1
 
