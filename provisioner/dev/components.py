@@ -12,6 +12,9 @@ LOOPBACK = "127.0.0.1"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/12"
 SERVICE_NODE_PORT_RANGE = "30000-32767"
 CLUSTER_CIDR = "10.244.0.0/16"  # pod addresses; node-ipam gives each node a /24 of it
+# The control loops' plain-HTTP /healthz on a free port (each logs it): several dev clusters, and a second
+# controller-manager in tests, share this host, so the fixed upstream ports would clash.
+HEALTHZ_ANY_PORT = f"--healthz-bind-address={LOOPBACK}:0"
 # Client identities of the control loops: their certificate and kubeconfig files are named after them.
 SCHEDULER_NAME = "scheduler"
 CONTROLLER_MANAGER_NAME = "controller-manager"
@@ -61,7 +64,8 @@ def apiserver_readyz(ctx: LaunchContext) -> str:
 
 
 def no_health_check(ctx: LaunchContext) -> None:
-    """The control loops serve no health endpoint; `dev status` reports them as running or not."""
+    """The control loops' health endpoints are on ports only their logs name (and plain HTTP, where the probe
+    speaks TLS): `dev status` reports them as running or not."""
     return None
 
 
@@ -70,7 +74,7 @@ APISERVER = Component("apiserver", apiserver_command, apiserver_readyz)
 
 def scheduler_command(ctx: LaunchContext) -> list[str]:
     return [sys.executable, "-m", "provisioner.services.scheduler.main",
-            "--kubeconfig", str(ctx.paths.kubeconfig(SCHEDULER_NAME))]
+            "--kubeconfig", str(ctx.paths.kubeconfig(SCHEDULER_NAME)), HEALTHZ_ANY_PORT]
 
 
 SCHEDULER = Component(SCHEDULER_NAME, scheduler_command, no_health_check)
@@ -87,6 +91,7 @@ def controller_manager(extra_args: Sequence[str] = ()) -> Component:
             "--cluster-signing-cert-file", str(p.ca_cert),
             "--cluster-signing-key-file", str(p.ca_key),
             "--cluster-cidr", CLUSTER_CIDR,
+            HEALTHZ_ANY_PORT,
             *extra_args,
         ]  # fmt: skip
 

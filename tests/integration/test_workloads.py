@@ -380,7 +380,8 @@ def second_controller_manager(workload_cluster: dev.DevCluster, tmp_path: Path) 
     log = tmp_path / "controller-manager-2.log"
     argv = [sys.executable, "-m", "provisioner.services.controllers.main",
             "--kubeconfig", str(workload_cluster.dir / "controller-manager.kubeconfig"),
-            "--cluster-cidr", "10.244.0.0/16", *FAST_CONTROLLER_MANAGER_ARGS]
+            "--cluster-cidr", "10.244.0.0/16", "--healthz-bind-address=127.0.0.1:0",
+            *FAST_CONTROLLER_MANAGER_ARGS]
     with open(log, "wb") as out:
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     try:

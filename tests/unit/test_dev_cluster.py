@@ -29,8 +29,8 @@ from provisioner import dev
 from provisioner.cli.main import main
 from provisioner.dev import cluster as cluster_module
 from provisioner.dev.components import APISERVER, Component, LaunchContext, apiserver_readyz
-from provisioner.processes import identity_of
 from provisioner.errors import DevClusterError
+from provisioner.processes import identity_of
 
 STAND_IN = textwrap.dedent(
     """
@@ -454,14 +454,14 @@ def test_dev_up_runs_the_scheduler_and_controller_manager_by_default(tmp_path: P
     assert [c.name for c in dev.DEFAULT_COMPONENTS] == ["apiserver", "scheduler", "controller-manager"]
     assert dev.SCHEDULER.command(ctx) == [
         sys.executable, "-m", "provisioner.services.scheduler.main",
-        "--kubeconfig", str(tmp_path / "scheduler.kubeconfig"),
+        "--kubeconfig", str(tmp_path / "scheduler.kubeconfig"), "--healthz-bind-address=127.0.0.1:0",
     ]  # fmt: skip
     assert dev.CONTROLLER_MANAGER.command(ctx) == [
         sys.executable, "-m", "provisioner.services.controllers.main",
         "--kubeconfig", str(tmp_path / "controller-manager.kubeconfig"),
         "--cluster-signing-cert-file", str(tmp_path / "pki" / "ca.crt"),
         "--cluster-signing-key-file", str(tmp_path / "pki" / "ca.key"),
-        "--cluster-cidr", "10.244.0.0/16",
+        "--cluster-cidr", "10.244.0.0/16", "--healthz-bind-address=127.0.0.1:0",
     ]  # fmt: skip
     shortened = dev.controller_manager(["--node-monitor-grace-period=5s"]).command(ctx)
     assert shortened[-1] == "--node-monitor-grace-period=5s"

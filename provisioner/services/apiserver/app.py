@@ -14,6 +14,7 @@ from provisioner.services.api import managed_fields, resources, selectors, table
 from provisioner.services.api.decode import apply_field_validation
 from provisioner.services.api.resources import Resource
 from provisioner.services.api.status import ApiError, bad_request
+from provisioner.services.api.version import GIT_VERSION, MAJOR, MINOR
 from provisioner.services.apiserver import discovery, negotiation, openapi, options
 from provisioner.services.apiserver import watch as watchlib
 from provisioner.services.apiserver.authn import Authenticator
@@ -29,9 +30,9 @@ log = logging.getLogger("apiserver")
 MAX_BODY = 3 * 1024 * 1024
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 VERSION = {
-    "major": "1",
-    "minor": "37",
-    "gitVersion": "v1.37.0",
+    "major": MAJOR,
+    "minor": MINOR,
+    "gitVersion": GIT_VERSION,
     "gitCommit": "provision",
     "gitTreeState": "clean",
     "buildDate": "2026-11-01T00:00:00Z",

@@ -16,11 +16,11 @@ import orjson
 from provisioner.services.api import resources
 from provisioner.services.api.resources import Resource
 from provisioner.services.api.typeschema import openapi_schemas_for_group_version
+from provisioner.services.api.version import GIT_VERSION
 
 _QUERY_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation", "pretty")
 _PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                 "application/strategic-merge-patch+json", "application/apply-patch+yaml")
-_VERSION = "v1.37.0"
 
 
 def gv_path(group: str, version: str) -> str:
@@ -88,7 +88,7 @@ def group_version_document(group: str, version: str, schemas: dict[str, Any]) ->
             "patch": _operation(r, "patch", _PATCH_TYPES, force=True),
             "delete": _operation(r, "delete"),
         }
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": _VERSION}, "paths": paths,
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": GIT_VERSION}, "paths": paths,
             "components": {"schemas": schemas}}
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -28,6 +28,7 @@ PATCH_CONTENT_TYPES = {
 }
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
 _IDEMPOTENT = ("GET", "PUT", "DELETE")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,21 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         base = min(self.max_backoff, self.initial_backoff * (2 ** attempt))
         return base * random.uniform(0.5, 1.0)
+
+
+async def until_available(call: Callable[[], Awaitable[T]], max_backoff: float = 5.0) -> T:
+    """``call()`` again and again while the apiserver is unavailable or overloaded (5xx, 429, no connection),
+    with growing delays; other errors are real and raised."""
+    delay = 0.2
+    while True:
+        try:
+            return await call()
+        except ApiError as err:
+            if err.code < 500 and err.code != 429:
+                raise
+            log.info("apiserver unavailable (%s); retrying in %.1fs", err.message, delay)
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(max_backoff, delay * 2)
 
 
 def resource_path(resource: Resource, namespace: str = "", name: str = "", subresource: str = "") -> str:

@@ -1,7 +1,9 @@
 """``provision-controller-manager``: kube-controller-manager's flags around ControllerManager (manager.py).
 
 Exit status: 0 after SIGTERM/SIGINT (controllers stopped, Lease released); 1 when leadership is lost or a
-controller fails (systemd restarts the process, which then stands for election again); 2 for bad flags.
+controller fails (systemd restarts the process, which then stands for election again) or the healthz address is
+taken; 2 for bad flags. ``GET /healthz`` (plain HTTP on --healthz-bind-address) answers ok while the process runs,
+leader or standby.
 """
 
 from __future__ import annotations
@@ -9,12 +11,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import signal
 import sys
 from collections.abc import Mapping
 
-from provisioner.services.client import ApiClient, ClientConfig, ConfigError, LeaseTiming
+from provisioner.services.api.duration import parse_duration
+from provisioner.services.client import (
+    ApiClient,
+    ClientConfig,
+    ConfigError,
+    HealthzBindError,
+    LeaseTiming,
+    parse_bind_address,
+    serve_healthz,
+)
 from provisioner.services.controllers import registry
 from provisioner.services.controllers.base import Controller, ControllerOptions
 from provisioner.services.controllers.manager import (
@@ -30,25 +40,25 @@ from provisioner.services.controllers.manager import (
 
 log = logging.getLogger("controller-manager")
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 JITTER_FACTOR = 1.2
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# kube-controller-manager's secure port, served as plain HTTP (see client/healthz.py)
+HEALTHZ_BIND_ADDRESS = "127.0.0.1:10257"
 
 
 def duration(text: str) -> float:
     """argparse type: a Go duration (``40s``, ``1m30s``, ``8760h0m0s``, ``500ms``) or plain seconds → seconds."""
-    value = text.strip()
     try:
-        seconds = float(value)
-    except ValueError:
-        parts = _DURATION_PART.findall(value)
-        if not parts or "".join(n + u for n, u in parts) != value:
-            raise argparse.ArgumentTypeError(f"invalid duration {text!r} (expected e.g. 40s, 1m30s, 500ms)") \
-                from None
-        seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    if seconds < 0:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: negative")
-    return seconds
+        return parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def bind_address(text: str) -> tuple[str, int] | None:
+    """argparse type: ``HOST:PORT``, or empty (disabled)."""
+    try:
+        return parse_bind_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def boolean(text: str) -> bool:
@@ -89,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-signing-key-file", default="", metavar="PATH")
     p.add_argument("--cluster-signing-duration", type=duration, default=d.cluster_signing_duration,
                    metavar="DURATION")
+    p.add_argument("--healthz-bind-address", type=bind_address, default=HEALTHZ_BIND_ADDRESS, metavar="HOST:PORT",
+                   help="serve GET /healthz over plain HTTP here; port 0 picks a free port, empty disables it "
+                        "(default %(default)s)")
     p.add_argument("-v", "--v", type=int, default=0, dest="verbosity", help="log verbosity (4+: debug)")
     return p
 
@@ -136,7 +149,8 @@ async def serve(args: argparse.Namespace, config: ClientConfig,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with ApiClient(config, user_agent="provision-controller-manager") as client:
+    async with ApiClient(config, user_agent="provision-controller-manager") as client, \
+            serve_healthz(args.healthz_bind_address):
         manager = ControllerManager(client, manager_classes, options_from(args))
         return await manager.serve(election_from(args), stop)
 
@@ -159,7 +173,11 @@ def main(argv: list[str] | None = None) -> None:
     except (ControllerLoadError, ConfigError) as err:
         log.error("%s", err)
         sys.exit(1)
-    outcome = asyncio.run(serve(args, config, classes))
+    try:
+        outcome = asyncio.run(serve(args, config, classes))
+    except HealthzBindError as err:
+        log.error("%s", err)
+        sys.exit(1)
     sys.exit(0 if outcome is Outcome.STOPPED else 1)
 
 

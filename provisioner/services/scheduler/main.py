@@ -5,7 +5,8 @@
 With leader election (the default) several replicas may run; the one holding the Lease kube-system/kube-scheduler
 schedules, the others keep their caches warm and take over within the lease duration. Losing the lease ends the
 process with status 1 (as kube-scheduler does) so the service manager restarts it clean. SIGTERM or SIGINT stops
-it, letting in-flight bindings finish and giving the lease up at once.
+it, letting in-flight bindings finish and giving the lease up at once. ``GET /healthz`` (plain HTTP on
+--healthz-bind-address) answers ok while the process runs, leader or standby.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ import uuid
 from collections.abc import Sequence
 
 from provisioner.services.api.status import ApiError
-from provisioner.services.client import ApiClient, ClientConfig, ConfigError, LeaderElector, LeaseTiming
+from provisioner.services.client import (
+    ApiClient,
+    ClientConfig,
+    ConfigError,
+    HealthzBindError,
+    LeaderElector,
+    LeaseTiming,
+    parse_bind_address,
+    serve_healthz,
+)
 from provisioner.services.scheduler.plugins import DEFAULT_SCHEDULER_NAME
 from provisioner.services.scheduler.scheduler import Scheduler, SchedulerOptions
 
@@ -30,6 +40,7 @@ log = logging.getLogger("scheduler")
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-scheduler"
+HEALTHZ_BIND_ADDRESS = "127.0.0.1:10259"  # kube-scheduler's secure port, served as plain HTTP (see client/healthz.py)
 EXIT_LOST_LEADERSHIP = 1
 
 _VERBOSITY = {0: logging.WARNING, 1: logging.INFO, 2: logging.INFO, 3: logging.DEBUG}
@@ -52,6 +63,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="stop filtering after this share of nodes fit; 0 = adaptive (default)")
     parser.add_argument("--parallel-bindings", type=int, default=32, metavar="N",
                         help="binding requests in flight at once (default: %(default)s)")
+    parser.add_argument("--healthz-bind-address", type=_bind_address, default=HEALTHZ_BIND_ADDRESS,
+                        metavar="HOST:PORT", help="serve GET /healthz over plain HTTP here; port 0 picks a free "
+                                                  "port, empty disables it (default: %(default)s)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=None, metavar="LEVEL",
                         help="klog-style verbosity: 0 warnings, 2 info, 4+ debug")
     parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
@@ -73,6 +87,13 @@ def _boolean(text: str) -> bool:
     if lowered in ("false", "0", "no", "f"):
         return False
     raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
+
+
+def _bind_address(text: str) -> tuple[str, int] | None:
+    try:
+        return parse_bind_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _seconds(text: str) -> float:
@@ -103,7 +124,8 @@ def options_from(args: argparse.Namespace) -> SchedulerOptions:
 
 async def serve(args: argparse.Namespace, config: ClientConfig, stop: asyncio.Event) -> int:
     """Run until ``stop`` is set (0) or leadership is lost (1)."""
-    async with ApiClient(config, user_agent=f"provision-scheduler/{args.scheduler_name}") as client:
+    async with ApiClient(config, user_agent=f"provision-scheduler/{args.scheduler_name}") as client, \
+            serve_healthz(args.healthz_bind_address):
         scheduler = Scheduler(client, options_from(args))
         scheduler.start_informers()
         elector = None
@@ -170,7 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return await serve(args, config, stop)
 
     log.info("provision-scheduler %s (pid %d)", args.scheduler_name, os.getpid())
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except HealthzBindError as err:
+        log.error("%s", err)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
-"""The API objects a simulated node writes: its Node, its Lease, and the status of the pods it "runs".
+"""The API objects a simulated node writes: its Node and the status of the pods it "runs" (its Lease and heartbeat
+conditions are the kubelet's, from api/nodes.py).
 
 Pure functions of their inputs (names, times, addresses), so the shapes are tested without a server. The shapes
 follow what a kubelet 1.37 writes, so `kubectl get/describe` print simulated nodes and pods like real ones.
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from provisioner.services.api.nodes import KUBELET_PORT, heartbeat_conditions
 from provisioner.services.api.quantity import QuantityError, parse_quantity
+from provisioner.services.api.timestamps import parse_time, rfc3339
+from provisioner.services.api.version import GIT_VERSION
 
 Obj = dict[str, Any]
 
@@ -20,26 +23,6 @@ RUN_SECONDS_ANNOTATION = "simnodes.provision.dev/run-seconds"
 EXIT_CODE_ANNOTATION = "simnodes.provision.dev/exit-code"
 # A label on every simulated Node: select them (or keep pods off them) like kwok's `type: kwok`.
 SIMULATED_LABEL = "simnodes.provision.dev/simulated"
-KUBELET_PORT = 10250
-NODE_LEASE_NAMESPACE = "kube-node-lease"
-
-
-def rfc3339(moment: float) -> str:
-    """Seconds since the epoch → ``2026-11-22T10:00:00Z`` (metav1.Time has second precision)."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def micro_time(moment: float) -> str:
-    """Seconds since the epoch → metav1.MicroTime, as Leases carry it."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str) -> float | None:
-    """RFC 3339 (with or without fraction) → seconds since the epoch; None if unparsable."""
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (AttributeError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -52,7 +35,7 @@ class NodeTemplate:
     pods: int = 110
     ephemeral_storage: str = "100Gi"
     labels: Mapping[str, str] = field(default_factory=dict)
-    kubelet_version: str = "v1.37.0"
+    kubelet_version: str = GIT_VERSION
 
     def __post_init__(self) -> None:
         for name, value in (("cpu", self.cpu), ("memory", self.memory),
@@ -69,23 +52,6 @@ class NodeTemplate:
                 "ephemeral-storage": self.ephemeral_storage}
 
 
-def node_conditions(now: float, ready_since: float) -> list[Obj]:
-    """The four conditions a healthy kubelet reports; ``ready_since`` is when Ready last became True."""
-    heartbeat, since = rfc3339(now), rfc3339(ready_since)
-
-    def healthy(kind: str, reason: str, message: str) -> Obj:
-        return {"type": kind, "status": "False", "lastHeartbeatTime": heartbeat, "lastTransitionTime": since,
-                "reason": reason, "message": message}
-
-    return [
-        healthy("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        healthy("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        healthy("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        {"type": "Ready", "status": "True", "lastHeartbeatTime": heartbeat, "lastTransitionTime": since,
-         "reason": "KubeletReady", "message": "kubelet is posting ready status"},
-    ]
-
-
 def node_object(name: str, internal_ip: str, template: NodeTemplate, now: float) -> Obj:
     labels = {
         "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
@@ -100,7 +66,7 @@ def node_object(name: str, internal_ip: str, template: NodeTemplate, now: float)
         "status": {
             "capacity": dict(resources),
             "allocatable": dict(resources),
-            "conditions": node_conditions(now, now),
+            "conditions": heartbeat_conditions((), now),
             "addresses": [{"type": "InternalIP", "address": internal_ip}, {"type": "Hostname", "address": name}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
             "nodeInfo": {
@@ -110,18 +76,6 @@ def node_object(name: str, internal_ip: str, template: NodeTemplate, now: float)
                 "architecture": "amd64",
             },
         },
-    }  # fmt: skip
-
-
-def lease_object(node: str, node_uid: str, duration_seconds: int, now: float) -> Obj:
-    """The node's Lease, owned by its Node (deleting the Node garbage-collects the Lease, as with kubelets)."""
-    return {
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {
-            "name": node, "namespace": NODE_LEASE_NAMESPACE,
-            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": node, "uid": node_uid}],
-        },
-        "spec": {"holderIdentity": node, "leaseDurationSeconds": duration_seconds, "renewTime": micro_time(now)},
     }  # fmt: skip
 
 

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.services.api import resources
+from provisioner.services.api.nodes import NODE_LEASE_NAMESPACE, heartbeat_conditions, lease_object
 from provisioner.services.api.status import ApiError
+from provisioner.services.api.timestamps import micro_time
 from provisioner.services.client import (
     ApiClient,
     Handler,
@@ -36,6 +37,7 @@ from provisioner.services.client import (
     ReconcileLoop,
     object_key,
     run_all,
+    until_available,
 )
 from provisioner.services.simnodes import objects
 from provisioner.services.simnodes.addresses import PodAddresses, fallback_pod_cidr, node_ip
@@ -213,12 +215,12 @@ class SimulatedNodes:
 
     async def _register(self, node: _Node) -> None:
         body = objects.node_object(node.name, node.ip, self.template, time.time())
-        created = await _until_served(lambda: self._create_or_adopt(body))
+        created = await until_available(lambda: self._create_or_adopt(body))
         node.uid = created["metadata"]["uid"]
         node.pod_cidr = (created.get("spec") or {}).get("podCIDR", "")
         if node.pod_cidr:
             node.addresses.change_cidr(node.pod_cidr)
-        node.lease = await _until_served(lambda: self._create_or_read_lease(node))
+        node.lease = await until_available(lambda: self._create_or_read_lease(node))
         self.counters.nodes_registered += 1
 
     async def _create_or_adopt(self, body: Obj) -> Obj:
@@ -233,13 +235,13 @@ class SimulatedNodes:
         return await self.client.patch(NODES, name, {"status": body["status"]}, subresource="status")
 
     async def _create_or_read_lease(self, node: _Node) -> Obj:
-        lease = objects.lease_object(node.name, node.uid, self.timing.lease_duration_seconds, time.time())
+        lease = lease_object(node.name, node.uid, self.timing.lease_duration_seconds, time.time())
         try:
-            return await self.client.create(LEASES, lease, objects.NODE_LEASE_NAMESPACE)
+            return await self.client.create(LEASES, lease, NODE_LEASE_NAMESPACE)
         except ApiError as err:
             if err.code != 409:
                 raise
-        return await self.client.get(LEASES, node.name, objects.NODE_LEASE_NAMESPACE)
+        return await self.client.get(LEASES, node.name, NODE_LEASE_NAMESPACE)
 
     # -------------------------------------------------------------------------------------------- heartbeats
     def _beating(self) -> list[str]:
@@ -266,7 +268,7 @@ class SimulatedNodes:
                 node.lease = await self._create_or_read_lease(node)
             spec = {**(node.lease.get("spec") or {}), "holderIdentity": node.name,
                     "leaseDurationSeconds": self.timing.lease_duration_seconds,
-                    "renewTime": objects.micro_time(time.time())}
+                    "renewTime": micro_time(time.time())}
             try:
                 node.lease = await self.client.update(LEASES, {**node.lease, "spec": spec})
             except ApiError as err:
@@ -280,8 +282,7 @@ class SimulatedNodes:
     async def _post_status(self, node: _Node) -> None:
         if node.name in self._stopped or node.deleted:
             return
-        now = time.time()
-        patch = {"status": {"conditions": objects.node_conditions(now, self._ready_since(node.name, now))}}
+        patch = {"status": {"conditions": heartbeat_conditions(self._current_conditions(node.name), time.time())}}
         try:
             await self.client.patch(NODES, node.name, patch, subresource="status")
         except ApiError as err:
@@ -291,13 +292,11 @@ class SimulatedNodes:
             raise
         self.counters.statuses_posted += 1
 
-    def _ready_since(self, name: str, now: float) -> float:
-        """Keep Ready's lastTransitionTime while it stays True; a node coming back transitions now."""
+    def _current_conditions(self, name: str) -> list[Obj]:
+        """The conditions last seen on the Node: each keeps its lastTransitionTime while its status stays, so a
+        node coming back after the node-lifecycle controller marked it Unknown transitions now."""
         cached = self._node_cache.store.get(name) if self._node_cache is not None else None
-        for condition in ((cached or {}).get("status") or {}).get("conditions") or []:
-            if condition.get("type") == "Ready" and condition.get("status") == "True":
-                return objects.parse_time(condition.get("lastTransitionTime", "")) or now
-        return now
+        return ((cached or {}).get("status") or {}).get("conditions") or []
 
     async def _catch_up(self, names: list[str]) -> None:
         await self._each(names, self._post_status)
@@ -457,18 +456,4 @@ class SimulatedNodes:
 def _node_name_of(pod: Obj) -> list[str]:
     name = (pod.get("spec") or {}).get("nodeName")
     return [name] if name else []
-
-
-async def _until_served(call: Callable[[], Awaitable[Any]], max_backoff: float = 5.0) -> Any:
-    """Retry while the apiserver is unavailable or overloaded (5xx, 429); other errors are real and raised."""
-    delay = 0.2
-    while True:
-        try:
-            return await call()
-        except ApiError as err:
-            if err.code < 500 and err.code != 429:
-                raise
-            log.info("apiserver unavailable (%s); retrying in %.1fs", err.message, delay)
-        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        delay = min(max_backoff, delay * 2)
 

@@ -163,6 +163,17 @@ def test_flags_become_options_and_election() -> None:
     assert cm_main.election_from(cm_main.build_parser().parse_args(["--kubeconfig", "k"])).enabled
 
 
+def test_healthz_bind_address_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    parse = cm_main.build_parser().parse_args
+    assert parse(["--kubeconfig", "k"]).healthz_bind_address == ("127.0.0.1", 10257)
+    assert parse(["--kubeconfig", "k", "--healthz-bind-address=[::1]:0"]).healthz_bind_address == ("::1", 0)
+    assert parse(["--kubeconfig", "k", "--healthz-bind-address="]).healthz_bind_address is None
+    with pytest.raises(SystemExit) as info:
+        cm_main.main(["--kubeconfig", "/nonexistent", "--healthz-bind-address", "10257"])
+    assert info.value.code == 2
+    assert "argument --healthz-bind-address: expected HOST:PORT" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("flags", "message"), [
     (["--leader-elect-lease-duration=5s", "--leader-elect-renew-deadline=5s"], "must be greater than --leader-elect-renew"),
     (["--leader-elect-renew-deadline=2s", "--leader-elect-retry-period=2s"], "× 1.2"),

@@ -1,13 +1,15 @@
 """``provision-scheduler``: flags, and serving under leader election — it takes the kube-system/kube-scheduler
-Lease, schedules, and gives the Lease up when stopped."""
+Lease, schedules, and gives the Lease up when stopped; a standby answers /healthz too."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from provisioner.services.api import resources
@@ -24,6 +26,8 @@ LEASES = resources.lookup("coordination.k8s.io", "v1", "leases")
 
 def test_defaults() -> None:
     args = scheduler_main.parse_args(["--kubeconfig", "k"])
+    assert args.healthz_bind_address == ("127.0.0.1", 10259)
+    assert scheduler_main.parse_args(["--kubeconfig", "k", "--healthz-bind-address="]).healthz_bind_address is None
     assert (args.scheduler_name, args.leader_elect, args.percentage_of_nodes_to_score) == ("default-scheduler", True, 0)
     assert (args.leader_elect_lease_duration, args.leader_elect_renew_deadline,
             args.leader_elect_retry_period) == (15.0, 10.0, 2.0)
@@ -47,6 +51,7 @@ def test_flags_in_kube_scheduler_spelling() -> None:
     ["--kubeconfig", "k", "--percentage-of-nodes-to-score", "101"],
     ["--kubeconfig", "k", "--leader-elect-renew-deadline", "20"],  # must be shorter than the lease
     ["--kubeconfig", "k", "--leader-elect", "maybe"],
+    ["--kubeconfig", "k", "--healthz-bind-address", "localhost:10259"],
 ])
 def test_bad_flags_are_refused(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -71,7 +76,18 @@ def apiserver(tmp_path: Path) -> Iterator[LocalApiserver]:
 def fast_election(*extra: str) -> argparse.Namespace:
     return scheduler_main.parse_args(["--kubeconfig", "unused", "--leader-elect-lease-duration", "3",
                                       "--leader-elect-renew-deadline", "2", "--leader-elect-retry-period", "0.2",
-                                      *extra])
+                                      "--healthz-bind-address=127.0.0.1:0", *extra])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def healthz(port: int) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/healthz") as response:
+        return response.status, await response.text()
 
 
 async def test_the_leader_schedules_and_releases_the_lease_on_stop(apiserver: LocalApiserver) -> None:
@@ -107,9 +123,12 @@ async def test_a_second_replica_waits_while_the_first_leads(apiserver: LocalApis
                 break
             except Exception:
                 await asyncio.sleep(0.05)
-        second = asyncio.create_task(scheduler_main.serve(fast_election(), config, second_stop))
+        port = _free_port()
+        second = asyncio.create_task(scheduler_main.serve(
+            fast_election(f"--healthz-bind-address=127.0.0.1:{port}"), config, second_stop))
         await asyncio.sleep(1.0)
         assert (await client.get(LEASES, "kube-scheduler", "kube-system"))["spec"]["holderIdentity"] == holder
+        assert await healthz(port) == (200, "ok")  # a standby is healthy
         first_stop.set()
         assert await asyncio.wait_for(first, 15) == 0
         for _ in range(100):  # the released lease is taken by the second replica

@@ -44,27 +44,11 @@ def test_node_object_looks_like_a_registered_kubelet() -> None:
     assert ready["lastHeartbeatTime"] == "2027-01-15T08:00:00Z"
 
 
-def test_heartbeat_conditions_keep_the_transition_time() -> None:
-    conditions = objects.node_conditions(NOW + 60, ready_since=NOW)
-    assert [c["type"] for c in conditions] == ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
-    assert all(c["lastTransitionTime"] == "2027-01-15T08:00:00Z" for c in conditions)
-    assert all(c["lastHeartbeatTime"] == "2027-01-15T08:01:00Z" for c in conditions)
-
-
 def test_bad_template_values_are_refused() -> None:
     with pytest.raises(ValueError, match="node cpu 'lots'"):
         objects.NodeTemplate(cpu="lots")
     with pytest.raises(ValueError, match="node pods 0"):
         objects.NodeTemplate(pods=0)
-
-
-def test_lease_is_owned_by_its_node() -> None:
-    lease = objects.lease_object("sim-0", "uid-9", 40, NOW)
-    assert lease["metadata"]["namespace"] == "kube-node-lease"
-    assert lease["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Node", "name": "sim-0",
-                                                     "uid": "uid-9"}]
-    assert lease["spec"] == {"holderIdentity": "sim-0", "leaseDurationSeconds": 40,
-                             "renewTime": "2027-01-15T08:00:00.000000Z"}
 
 
 # ------------------------------------------------------------------------------------------------- pods
@@ -121,12 +105,6 @@ def test_exited_containers_restart_per_policy(policy: str, exit_code: int) -> No
     assert first["state"] == {"running": {"startedAt": "2027-01-15T08:00:05Z"}}
     assert first["lastState"]["terminated"]["exitCode"] == exit_code
     assert objects.started_at({"status": status}) == NOW + 5
-
-
-def test_times_round_trip() -> None:
-    assert objects.parse_time(objects.rfc3339(NOW)) == NOW
-    assert objects.parse_time(objects.micro_time(NOW + 0.25)) == NOW + 0.25
-    assert objects.parse_time("yesterday") is None
 
 
 # -------------------------------------------------------------------------------------------- addresses
