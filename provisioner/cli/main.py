@@ -7,12 +7,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from provisioner.cli import dev
+from provisioner.cli import clusters, dev
 from provisioner.cli.commands import Command, Group
 from provisioner.errors import ProvisionError
 
 # Every top-level entry: a Group (`provision dev …`) or a Command (`provision create …`), one line each.
-ENTRIES: tuple[Group | Command, ...] = (dev.group,)
+ENTRIES: tuple[Group | Command, ...] = (*clusters.COMMANDS, clusters.get, dev.group)
 
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT, as shells report it
 

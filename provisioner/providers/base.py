@@ -23,7 +23,8 @@ class HostAccess:
     user: str
     port: int
     private_key: Path
-    known_hosts: Path | None  # None: the user's own known_hosts decides (ssh provider)
+    known_hosts: Path  # the cluster's own known_hosts file
+    pinned: bool  # True: host keys were written by the tool before boot; False: trusted on first use
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class Provider(Protocol):
 
     def ensure(self, machines: Sequence[Machine]) -> list[HostAccess]:
         """Make each machine exist, run and answer SSH; machines already running are left alone."""
+
+    def accesses(self, machines: Sequence[Machine]) -> list[HostAccess]:
+        """How to reach the machines, without creating or checking anything."""
 
     def status(self, machines: Sequence[Machine]) -> list[MachineStatus]: ...
 

@@ -74,12 +74,16 @@ def wait_for_ssh(access_name: str, ssh_argv: list[str], address: IPv4Address, po
     raise ProviderError(f"{access_name} ({address}:{port}): SSH did not answer within {timeout:g}s: {last_error}")
 
 
-def ssh_argv(user: str, address: IPv4Address, port: int, private_key: Path, known_hosts: Path | None) -> list[str]:
-    argv = ["ssh", "-i", str(private_key), "-p", str(port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-            "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR"]
-    if known_hosts is not None:
-        argv += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes"]
-    return [*argv, f"{user}@{address}"]
+def ssh_options(private_key: Path, known_hosts: Path, pinned: bool) -> list[str]:
+    """Options shared by the tool's own ssh calls and Ansible's: the cluster's key and known_hosts only."""
+    return ["-o", f"IdentityFile={private_key}", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=10", "-o", f"UserKnownHostsFile={known_hosts}",
+            "-o", f"StrictHostKeyChecking={'yes' if pinned else 'accept-new'}", "-o", "LogLevel=ERROR"]
+
+
+def ssh_argv(user: str, address: IPv4Address, port: int, private_key: Path, known_hosts: Path,
+             pinned: bool) -> list[str]:
+    return ["ssh", "-p", str(port), *ssh_options(private_key, known_hosts, pinned), f"{user}@{address}"]
 
 
 def _port_open(address: IPv4Address, port: int) -> bool:

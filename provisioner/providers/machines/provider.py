@@ -122,6 +122,9 @@ class MachinesProvider:
                     future.result()
         return [accesses[m.name] for m in machines]
 
+    def accesses(self, machines: Sequence[Machine]) -> list[HostAccess]:
+        return [self._access(m) for m in machines]
+
     def status(self, machines: Sequence[Machine]) -> list[MachineStatus]:
         statuses = []
         for machine in machines:
@@ -233,10 +236,11 @@ class MachinesProvider:
         sshkeys.write_known_hosts(self.known_hosts, entries)
 
     def _access(self, machine: Machine) -> HostAccess:
-        return HostAccess(machine.name, machine.address, SSH_USER, 22, self.ssh_key, self.known_hosts)
+        return HostAccess(machine.name, machine.address, SSH_USER, 22, self.ssh_key, self.known_hosts, pinned=True)
 
     def _wait_for_ssh(self, access: HostAccess, alive: Callable[[], bool]) -> None:
-        argv = sshkeys.ssh_argv(access.user, access.address, access.port, access.private_key, access.known_hosts)
+        argv = sshkeys.ssh_argv(access.user, access.address, access.port, access.private_key, access.known_hosts,
+                                access.pinned)
         sshkeys.wait_for_ssh(access.name, argv, access.address, access.port, BOOT_TIMEOUT_SECONDS, alive)
 
     def _release_cgroups(self, record: dict) -> None:
