@@ -95,8 +95,7 @@ def run_kubeconfig(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from provisioner.verify import verify_named_cluster
-    report = verify_named_cluster(args.name, state_root=_root(args), runner=AnsibleRunner())
+    report = inspect.verify(args.name, state_root=_root(args), runner=AnsibleRunner())
     for failure in report.failures:
         print(f"FAILED {failure}")
     print(report.summary)

@@ -19,12 +19,13 @@ class TerminalProgress:
         self._started = 0.0
 
     def phase_started(self, phase: Phase) -> None:
-        self._phase, self._started = phase, time.monotonic()
+        # A phase may start twice: its tool-side part, then its play in the one Ansible run.
+        if self._phase is not phase:
+            self._phase, self._started = phase, time.monotonic()
+        self._stop()
         if self.console.is_terminal:
             self._status = self.console.status(f"[bold]{phase.name}[/]: {phase.summary}")
             self._status.start()
-        else:
-            self.console.print(f"{phase.name}: {phase.summary} …")
 
     def phase_detail(self, text: str) -> None:
         if self._status is not None and self._phase is not None:
@@ -33,6 +34,7 @@ class TerminalProgress:
 
     def phase_done(self, phase: Phase, elapsed: float, changed: int | None, note: str) -> None:
         self._stop()
+        self._phase = None
         tasks = "" if changed is None else f", {changed} changed"
         self.console.print(f"[green]✓[/] {phase.name:<14} {elapsed:6.1f}s  {note}{tasks}")
 

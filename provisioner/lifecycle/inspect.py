@@ -13,6 +13,7 @@ from provisioner.lifecycle.delete import existing_state
 from provisioner.lifecycle.state import ClusterState, cluster_names
 from provisioner.providers import MachineStatus
 from provisioner.runner import Runner
+from provisioner.verify.report import VerifyReport
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,13 @@ def admin_kubeconfig(name: str, *, state_root: Path) -> Path:
     if not state.admin_kubeconfig.exists():
         raise ProvisionError(f"cluster {name}: no admin kubeconfig yet; run `provision create` to the pki phase")
     return state.admin_kubeconfig
+
+
+def verify(name: str, *, state_root: Path, runner: Runner) -> VerifyReport:
+    """`provision verify NAME`: the verify phase on its own, against the cluster as it is."""
+    from provisioner.verify import verify_cluster
+
+    state = existing_state(state_root, name)
+    with state.lock():
+        ctx = Context(cluster=spec_module.load(state.spec_file), state=state, runner=runner)
+        return verify_cluster(ctx)
