@@ -24,6 +24,7 @@ from provisioner.services.api.nodes import kubelet_may_set_label
 from provisioner.spec import Cluster, Machine
 
 HOST_PYTHON = "/usr/bin/python3"
+LOCAL_BUNDLES_MOUNT = "/var/cache/provision/bundles"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def extravars(cluster: Cluster, release: str | None, sources: Sources, python_ve
         "dns_ip": str(network.dns_ip),
         "kubernetes_service_ip": str(cluster.kubernetes_service_ip),
         "store": cluster.control_plane.store,
+        # Local machines see the operator's bundle cache here (read-only bind); other hosts get it copied.
+        **({"bundle_host_dir": LOCAL_BUNDLES_MOUNT} if cluster.provider.type == "machines" else {}),
     }
 
 

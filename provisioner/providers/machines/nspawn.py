@@ -27,7 +27,7 @@ class BootRequest:
     upper: Path
     netns: str
     cgroups: tuple[Path, ...]
-    binds: tuple[tuple[Path, str], ...]  # (host directory, path inside)
+    binds: tuple[tuple[Path, str, bool], ...]  # (host directory, path inside, read-only)
     log_path: Path
 
 
@@ -45,7 +45,7 @@ def nspawn_argv(request: BootRequest) -> list[str]:
         "--register=no", "--keep-unit", "-M", request.name,
         "--capability=CAP_NET_ADMIN", "--system-call-filter=@keyring",
     ]
-    argv += [f"--bind={host}:{inside}" for host, inside in request.binds]
+    argv += [f"--bind{'-ro' if read_only else ''}={host}:{inside}" for host, inside, read_only in request.binds]
     return argv
 
 
