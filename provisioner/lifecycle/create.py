@@ -20,7 +20,7 @@ from provisioner.lifecycle.context import Context, PhaseFailed, Progress, Silent
 from provisioner.lifecycle.credentials import ensure_cluster_pki, write_admin_kubeconfig
 from provisioner.lifecycle.state import ClusterState, cluster_names
 from provisioner.plan import PHASES, Phase, select
-from provisioner.runner import Runner, TaskEvent, failure_report
+from provisioner.runner import PlaybookResult, Runner, TaskEvent, failure_report
 from provisioner.services.api.nodes import kubelet_may_set_label
 from provisioner.spec import Cluster, Machine
 
@@ -48,10 +48,12 @@ class CreateResult:
     state: ClusterState
     phases: list[PhaseResult] = field(default_factory=list)
     elapsed: float = 0.0
+    playbook: PlaybookResult | None = None  # the run of site.yml (None when only tool-side phases ran)
 
     @property
     def changed(self) -> int:
-        return sum(p.changed or 0 for p in self.phases)
+        """Changed tasks over all hosts, from ansible-runner's stats of the run."""
+        return self.playbook.changed if self.playbook else 0
 
 
 def create(spec_path: Path, *, state_root: Path, runner: Runner, progress: Progress | None = None,
@@ -69,7 +71,8 @@ def create(spec_path: Path, *, state_root: Path, runner: Runner, progress: Progr
         ctx = context_factory(cluster=cluster, state=state, runner=runner, progress=progress, **kwargs)
         started = time.monotonic()
         try:
-            results = PhaseRunner(ctx, phases).run()
+            runner_ = PhaseRunner(ctx, phases)
+            results = runner_.run()
         except BaseException:
             if not existed and not retain and "machines" in {p.name for p in phases}:
                 progress.message(f"removing the machines of {cluster.name} made by this failed run "
@@ -77,7 +80,7 @@ def create(spec_path: Path, *, state_root: Path, runner: Runner, progress: Progr
                 from provisioner.lifecycle.delete import delete_cluster_machines
                 delete_cluster_machines(ctx)
             raise
-        result = CreateResult(cluster, state, results, time.monotonic() - started)
+        result = CreateResult(cluster, state, results, time.monotonic() - started, runner_.playbook)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         previous = state.applied() or {}
         state.save_applied({
@@ -106,6 +109,7 @@ class PhaseRunner:
         self.changed: dict[str, int] = {}
         self.notes: dict[str, str] = {}
         self.done: list[PhaseResult] = []
+        self.playbook: PlaybookResult | None = None
         self._current: Phase | None = None
         self._current_started = 0.0
 
@@ -190,6 +194,7 @@ class PhaseRunner:
         finally:
             if extravars:
                 self.ctx.forget_join_token()
+        self.playbook = result
         if not result.ok:
             failed = state["phase"].name if state["phase"] is not None else played[0].name
             raise PhaseFailed(failed, "\n" + failure_report(result), result.log_path)

@@ -103,6 +103,22 @@ class MachinesProvider:
         if clashes:
             raise ProviderError(f"spec.provider.machines.subnet {self.subnet} overlaps host routes "
                                 f"({', '.join(clashes)}); choose another subnet")
+        self._check_host_names_are_ours()
+
+    def _check_host_names_are_ours(self) -> None:
+        """Host-level names (bridge, netns) derive from the cluster and machine names: one made for a cluster of
+        the same name from another state directory must not be taken over or deleted by this one."""
+        recorded = (self.dir / "network.json").exists()
+        if self.net.link_exists(self.bridge) and not recorded:
+            raise ProviderError(f"bridge {self.bridge} of a cluster named {self.cluster.name} already exists on "
+                                f"this host but not in {self.dir}: another state directory owns that cluster; "
+                                "use that one, or give this cluster another metadata.name")
+        for machine in self.cluster.machines:
+            netns = _netns_name(machine.name)
+            if self.net.netns_exists(netns) and self._read_record(machine.name) is None:
+                raise ProviderError(f"network namespace {netns} already exists on this host but machine "
+                                    f"{machine.name} is not recorded in {self.dir}; it belongs to another "
+                                    "cluster or state directory")
 
     def ensure(self, machines: Sequence[Machine]) -> list[HostAccess]:
         rootfs = ensure_image(self.recipe, self.cache_dir, self.log)
@@ -200,7 +216,7 @@ class MachinesProvider:
         bundles = self.cache_dir / "bundles"
         bundles.mkdir(parents=True, exist_ok=True)
         tag = short_id(f"{self.cluster.name}/{machine.name}", 11)
-        record = {"name": machine.name, "address": str(machine.address), "netns": f"provision-{machine.name}",
+        record = {"name": machine.name, "address": str(machine.address), "netns": _netns_name(machine.name),
                   "host_veth": f"pvh{tag}", "cgroup_name": f"provision-{machine.name}",
                   "cgroups": record.get("cgroups", []), "image": rootfs.name}
         _write_json(directory / "machine.json", record)
@@ -272,6 +288,10 @@ class MachinesProvider:
         self.net.delete_netns(record["netns"])
         self.net.delete_link(record["host_veth"])
         shutil.rmtree(directory)
+
+
+def _netns_name(machine: str) -> str:
+    return f"provision-{machine}"
 
 
 def _identity(record: dict) -> ProcessIdentity | None:
