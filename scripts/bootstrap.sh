@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(python3 python3-venv openssl ca-certificates)
+# python3-venv: the project's venv; debootstrap, systemd-container (systemd-nspawn), iproute2, openssh-client: the
+# local machines of the `machines` provider (used by `make up` and the e2e tests).
+debian_packages=(python3 python3-venv openssl ca-certificates debootstrap systemd-container iproute2 openssh-client)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${debian_packages[@]}"; do
