@@ -39,8 +39,9 @@ class IpRoute:
         self._ip("link", "set", name, "up")
 
     def delete_link(self, name: str) -> None:
-        if self.link_exists(name):
-            self._ip("link", "del", name)
+        result = self._run("ip", "link", "del", name, check=False)
+        if result.returncode != 0 and "Cannot find device" not in result.stderr:
+            raise ProviderError(f"`ip link del {name}` failed: {result.stderr.strip() or result.returncode}")
 
     def link_exists(self, name: str) -> bool:
         return self._run("ip", "link", "show", "dev", name, check=False).returncode == 0

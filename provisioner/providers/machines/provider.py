@@ -160,8 +160,14 @@ class MachinesProvider:
     def delete(self, machines: Sequence[Machine]) -> None:
         names = {m.name for m in machines}
         recorded = {p.parent.name for p in self.dir.glob("*/machine.json")} if self.dir.is_dir() else set()
+        failures = []
         for name in sorted(names | recorded):
-            self._delete_machine(name)
+            try:
+                self._delete_machine(name)
+            except ProviderError as e:  # go on with the others; report every machine that could not go
+                failures.append(f"{name}: {e}")
+        if failures:
+            raise ProviderError("could not delete every machine:\n" + "\n".join(f"  {f}" for f in failures))
         if not any(self.dir.glob("*/machine.json")):
             self._delete_network()
 
@@ -285,8 +291,10 @@ class MachinesProvider:
         if identity is not None:
             self.launcher.stop(identity)
         self._release_cgroups(record)
-        self.net.delete_netns(record["netns"])
+        # The host end first: deleting it removes the pair at once, while the kernel tears a deleted netns
+        # (and the veth in it) down asynchronously.
         self.net.delete_link(record["host_veth"])
+        self.net.delete_netns(record["netns"])
         shutil.rmtree(directory)
 
 
