@@ -64,6 +64,11 @@ class Bundle:
     python_version: str
     arch: str
 
+    @property
+    def built(self) -> bool:
+        """Whether the cache holds this bundle complete (a build finishes by writing .complete)."""
+        return (self.directory / ".complete").exists()
+
 
 def source_digest(root: Path) -> str:
     digest = hashlib.sha256()
@@ -84,27 +89,38 @@ def pinned_requirements(names: Iterable[str] = NODE_REQUIREMENTS) -> list[str]:
     return pins
 
 
+def bundle_for(cache_dir: Path, target: Target | None = None) -> Bundle:
+    """The bundle of this source tree for `target`: its key and where it lives in the cache, built or not.
+    Reads the source tree only; `provision plan` uses it to name the release without building it."""
+    target = target or Target()
+    return _describe(cache_dir, target, project_root(), pinned_requirements())
+
+
 def ensure_bundle(cache_dir: Path, target: Target | None = None,
                   log: Callable[[str], None] = lambda _: None) -> Bundle:
     target = target or Target()
     root = project_root()
     pins = pinned_requirements()
+    bundle = _describe(cache_dir, target, root, pins)
+    if bundle.built:
+        return bundle
+    bundles = bundle.directory.parent
+    bundles.mkdir(parents=True, exist_ok=True)
+    with open(bundles / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not bundle.built:
+            log(f"building the offline bundle {bundle.key}")
+            _build(bundle, root, pins, target, cache_dir / "wheelhouse")
+    return bundle
+
+
+def _describe(cache_dir: Path, target: Target, root: Path, pins: list[str]) -> Bundle:
     key = hashlib.sha256(json.dumps(
         [BUNDLE_FORMAT, source_digest(root), pins, target.python_version, target.glibc_minor, target.arch]
     ).encode()).hexdigest()[:16]
-    bundles = cache_dir / "bundles"
-    bundles.mkdir(parents=True, exist_ok=True)
-    directory = bundles / key
-    bundle = Bundle(key, directory, directory / "site-packages.tar", directory / "kubectl",
-                    target.python_version, target.arch)
-    if (directory / ".complete").exists():
-        return bundle
-    with open(bundles / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (directory / ".complete").exists():
-            log(f"building the offline bundle {key}")
-            _build(bundle, root, pins, target, cache_dir / "wheelhouse")
-    return bundle
+    directory = cache_dir / "bundles" / key
+    return Bundle(key, directory, directory / "site-packages.tar", directory / "kubectl",
+                  target.python_version, target.arch)
 
 
 def _build(bundle: Bundle, root: Path, pins: list[str], target: Target, wheelhouse: Path) -> None:

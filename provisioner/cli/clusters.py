@@ -4,6 +4,7 @@ provisioner.lifecycle)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from provisioner.errors import ProvisionError
 from provisioner.lifecycle import create as create_module
 from provisioner.lifecycle import delete as delete_module
 from provisioner.lifecycle import inspect
+from provisioner.lifecycle import planning as planning_module
 from provisioner.lifecycle.state import default_state_root
 from provisioner.plan import PHASE_NAMES
 from provisioner.runner import AnsibleRunner
@@ -52,6 +54,43 @@ def run_create(args: argparse.Namespace) -> int:
     print(f"kubeconfig: {result.state.admin_kubeconfig}")
     print(f"  export KUBECONFIG={result.state.admin_kubeconfig}; kubectl get nodes")
     return 0
+
+
+PLAN_CHANGES_EXIT_CODE = 2  # with --detailed-exitcode, as `terraform plan -detailed-exitcode`
+PLAN_PROBLEMS_EXIT_CODE = 1
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    console = TerminalProgress().console
+    with contextlib.ExitStack() as stack:
+        status = stack.enter_context(console.status("planning")) if console.is_terminal else None
+
+        def detail(text: str) -> None:
+            if status is not None:
+                status.update(f"planning: {text}")
+
+        report = planning_module.plan(args.spec, state_root=_root(args), runner=AnsibleRunner(),
+                                      only=args.only or (), skip=args.skip or (), on_detail=detail)
+    marks = {(True, False): "~", (False, True): "!", (True, True): "!", (False, False): " "}
+    print(f"plan for cluster {report.cluster.name} ({args.spec}); nothing was changed")
+    for phase in report.phases:
+        print(f"{phase.phase.name}: {phase.phase.summary}")
+        for entry in phase.entries:
+            print(f"  {marks[entry.change, entry.problem]} {entry.target:<24} {entry.action}")
+    if report.playbook is not None:
+        print(f"check-mode log (with diffs): {report.playbook.log_path}")
+    changed = [p.phase.name for p in report.phases if p.changes]
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) (!): create would fail or the plan could not tell")
+    if changed:
+        print(f"would change (~): {', '.join(changed)}")
+    else:
+        print("no changes: the cluster matches its spec")
+    if not args.detailed_exitcode:
+        return 0
+    if report.problems:
+        return PLAN_PROBLEMS_EXIT_CODE
+    return PLAN_CHANGES_EXIT_CODE if report.changes else 0
 
 
 def run_delete(args: argparse.Namespace) -> int:
@@ -117,6 +156,10 @@ COMMANDS = (
             (SPEC, STATE_DIR, *PHASE_OPTIONS,
              arg("--retain", action="store_true",
                  help="keep the machines of a new cluster when create fails (for debugging)"))),
+    Command("plan", "show what create would do in each phase on each host, changing nothing", run_plan,
+            (SPEC, STATE_DIR, *PHASE_OPTIONS,
+             arg("--detailed-exitcode", action="store_true",
+                 help="exit 0 when nothing would change, 2 when something would, 1 on problems"))),
     Command("status", "machines, nodes and component health of a cluster", run_status, (NAME, STATE_DIR)),
     Command("kubeconfig", "print the admin kubeconfig of a cluster (for the real kubectl)", run_kubeconfig,
             (NAME, STATE_DIR, arg("--path", action="store_true", help="print the file's path instead"))),

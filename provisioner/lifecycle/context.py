@@ -11,6 +11,7 @@ from typing import Protocol
 
 from provisioner import render
 from provisioner.bundle import Bundle, Target, ensure_bundle
+from provisioner.bundle.debs import DebRepo, ensure_deb_repo
 from provisioner.errors import ProvisionError
 from provisioner.lifecycle import cluster_api
 from provisioner.lifecycle.state import ClusterState
@@ -57,6 +58,7 @@ class Context:
     bundle_builder: Callable[..., Bundle] = ensure_bundle
     _provider: Provider | None = None
     _bundle: Bundle | None = None
+    _debs: DebRepo | None = None
     accesses: list[HostAccess] | None = None
     join_token_id: str | None = None
 
@@ -77,6 +79,15 @@ class Context:
             self.accesses = self.provider.accesses(self.cluster.machines)
         return self.accesses
 
+    def deb_repo(self) -> DebRepo | None:
+        """Hosts the tool did not build may lack Debian packages the nodes need; local machines have them all
+        in their image."""
+        if self.cluster.provider.type == "machines":
+            return None
+        if self._debs is None:
+            self._debs = ensure_deb_repo(self.cache_dir, log=self.progress.phase_detail)
+        return self._debs
+
     def release(self) -> str:
         """The release the hosts run: the bundle installed by this command, else the one recorded by the last
         bundle phase (so `--only join` after a source change still names what the hosts have)."""
@@ -94,7 +105,8 @@ class Context:
         bundles = self.cache_dir / "bundles"
         sources = render.Sources(
             bundle_dir=bundles / release if release else bundles,
-            pki_dir=self.state.pki_dir, templates_dir=templates_dir(), playbooks_dir=playbooks_dir())
+            pki_dir=self.state.pki_dir, templates_dir=templates_dir(), playbooks_dir=playbooks_dir(),
+            debs=self.deb_repo())
         return render.write_workspace(
             self.state.workspace, self.cluster, self.host_accesses(), release, sources,
             python_version=target.python_version, arch=target.arch)

@@ -162,12 +162,15 @@ class PhaseRunner:
 
     def _play(self, played: list[Phase]) -> None:
         by_play = {p.name: p for p in played}
-        state = {"phase": None, "since": 0.0}
+        state = {"phase": None, "since": 0.0, "failed": None}
 
         def close_current() -> None:
             phase = state["phase"]
             if phase is not None:
                 self.seconds[phase.name] += time.monotonic() - state["since"]
+                if phase.name == "bundle" and state["failed"] is None:
+                    # Only now do all hosts run the new release; later `--only join` or `verify` name it.
+                    self.ctx.state.save_installed_release(self.ctx.bundle().key)
                 if phase.name not in AFTER_PLAYBOOKS:
                     self._finish(phase)
 
@@ -183,6 +186,9 @@ class PhaseRunner:
                 self.ctx.progress.phase_detail(event.task)
             elif event.kind == "host_changed" and state["phase"] is not None:
                 self.changed[state["phase"].name] += 1
+            elif event.kind in ("host_failed", "host_unreachable") and state["failed"] is None:
+                # The other hosts go on to later plays: the phase that failed is where the first host failed.
+                state["failed"] = state["phase"]
 
         extravars = {}
         if "join" in by_play:
@@ -196,7 +202,8 @@ class PhaseRunner:
                 self.ctx.forget_join_token()
         self.playbook = result
         if not result.ok:
-            failed = state["phase"].name if state["phase"] is not None else played[0].name
+            phase = state["failed"] or state["phase"]
+            failed = phase.name if phase is not None else played[0].name
             raise PhaseFailed(failed, "\n" + failure_report(result), result.log_path)
         close_current()
 
@@ -255,9 +262,7 @@ def _machines(ctx: Context) -> str:
 
 
 def _bundle(ctx: Context) -> str:
-    bundle = ctx.bundle()
-    ctx.state.save_installed_release(bundle.key)
-    return f"release {bundle.key}"
+    return f"release {ctx.bundle().key}"
 
 
 def _pki(ctx: Context) -> str:

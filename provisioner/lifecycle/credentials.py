@@ -8,11 +8,13 @@ still covers what the spec asks (the apiserver's names and addresses) is kept, s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 
+from provisioner.errors import PKIError
 from provisioner.lifecycle.state import ClusterState
 from provisioner.pki import (
     ADMIN,
@@ -21,16 +23,18 @@ from provisioner.pki import (
     KUBE_SCHEDULER,
     CertificateAuthority,
     ClientIdentity,
+    IssuedCert,
     SubjectAltNames,
     apiserver_sans,
     ensure_private_dir,
+    expiry_of,
     issue_apiserver_serving_cert,
     issue_client_cert,
     kubeconfig,
     load_issued_cert,
     write_kubeconfig,
 )
-from provisioner.pki.reuse import ensure_leaf, load_or_create_ca
+from provisioner.pki.reuse import load_or_create_ca, renewal_due
 from provisioner.spec import Cluster
 
 # File stem -> identity of each client certificate the control plane hosts receive.
@@ -40,6 +44,8 @@ CLIENT_CERTS: dict[str, ClientIdentity] = {
     "kube-scheduler": KUBE_SCHEDULER,
     "kube-controller-manager": KUBE_CONTROLLER_MANAGER,
 }
+# Every leaf of the cluster PKI, in the order they are issued.
+LEAF_STEMS: tuple[str, ...] = ("apiserver", *CLIENT_CERTS)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,21 @@ class ClusterPKI:
     @property
     def ca_cert(self) -> Path:
         return self.directory / "ca.crt"
+
+
+@dataclass(frozen=True)
+class PlannedCertificate:
+    """A certificate the pki phase would (re-)issue, and why."""
+
+    stem: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    stem: str
+    issue: Callable[[], IssuedCert]
+    mismatch: Callable[[x509.Certificate], str | None]  # why a valid certificate no longer fits the spec
 
 
 def wanted_apiserver_sans(cluster: Cluster) -> SubjectAltNames:
@@ -65,21 +86,63 @@ def wanted_apiserver_sans(cluster: Cluster) -> SubjectAltNames:
 
 def ensure_cluster_pki(cluster: Cluster, state: ClusterState) -> ClusterPKI:
     directory = ensure_private_dir(state.pki_dir)
-    ca = load_or_create_ca(directory / "ca.crt", directory / "ca.key", f"provision-{cluster.name}-ca",
-                           cluster.pki.ca_validity)
+    ca = _load_or_create_ca(cluster, directory)
+    issued = []
+    for leaf in _leaves(cluster, ca):
+        if _leaf_problem(ca, directory, leaf) is not None:
+            leaf.issue().save(directory / f"{leaf.stem}.crt", directory / f"{leaf.stem}.key")
+            issued.append(leaf.stem)
+    return ClusterPKI(directory, ca, tuple(issued))
+
+
+def planned_pki(cluster: Cluster, state: ClusterState) -> list[PlannedCertificate]:
+    """What ensure_cluster_pki would issue now, by the same rule, without writing anything. Raises PKIError
+    where ensure_cluster_pki would refuse (half a CA, a CA about to expire)."""
+    directory = state.pki_dir
+    if not (directory / "ca.crt").exists() and not (directory / "ca.key").exists():
+        return [PlannedCertificate("ca", "missing (a new cluster CA)"),
+                *(PlannedCertificate(stem, "missing") for stem in LEAF_STEMS)]
+    ca = _load_or_create_ca(cluster, directory)  # only loads: the CA exists (or half of it, an error)
+    planned = []
+    for leaf in _leaves(cluster, ca):
+        reason = _leaf_problem(ca, directory, leaf)
+        if reason is not None:
+            planned.append(PlannedCertificate(leaf.stem, reason))
+    return planned
+
+
+def _leaf_problem(ca: CertificateAuthority, directory: Path, leaf: _Leaf) -> str | None:
+    """Why the leaf must be (re-)issued, or None to keep it: an existing certificate is kept when the CA
+    issued it, it is not about to expire and it still fits the spec."""
+    cert_path, key_path = directory / f"{leaf.stem}.crt", directory / f"{leaf.stem}.key"
+    if not cert_path.exists() or not key_path.exists():
+        return "missing"
+    try:
+        existing = load_issued_cert(cert_path, key_path)
+    except PKIError as e:
+        return f"unreadable ({e})"  # a leaf is cheap to re-issue
+    if not ca.issued(existing.cert):
+        return "not issued by the cluster CA"
+    if renewal_due(existing.cert):
+        return f"expires {expiry_of(existing.cert).not_after:%Y-%m-%d}"
+    return leaf.mismatch(existing.cert)
+
+
+def _load_or_create_ca(cluster: Cluster, directory: Path) -> CertificateAuthority:
+    return load_or_create_ca(directory / "ca.crt", directory / "ca.key", f"provision-{cluster.name}-ca",
+                             cluster.pki.ca_validity)
+
+
+def _leaves(cluster: Cluster, ca: CertificateAuthority) -> list[_Leaf]:
     validity = cluster.pki.cert_validity
     sans = wanted_apiserver_sans(cluster)
-    issued = []
-    if ensure_leaf(ca, directory / "apiserver.crt", directory / "apiserver.key",
-                   issue=lambda: issue_apiserver_serving_cert(ca, sans, validity),
-                   fits=lambda cert: SubjectAltNames.from_certificate(cert).covers(sans)):
-        issued.append("apiserver")
+    leaves = [_Leaf("apiserver", lambda: issue_apiserver_serving_cert(ca, sans, validity),
+                    lambda cert: _sans_mismatch(cert, sans))]
     for stem, identity in CLIENT_CERTS.items():
-        if ensure_leaf(ca, directory / f"{stem}.crt", directory / f"{stem}.key",
-                       issue=lambda identity=identity: issue_client_cert(ca, identity, validity),
-                       fits=lambda cert, identity=identity: _subject_is(cert, identity)):
-            issued.append(stem)
-    return ClusterPKI(directory, ca, tuple(issued))
+        leaves.append(_Leaf(stem, lambda identity=identity: issue_client_cert(ca, identity, validity),
+                            lambda cert, identity=identity: _subject_mismatch(cert, identity)))
+    assert tuple(leaf.stem for leaf in leaves) == LEAF_STEMS
+    return leaves
 
 
 def apiserver_url(cluster: Cluster) -> str:
@@ -94,7 +157,18 @@ def write_admin_kubeconfig(cluster: Cluster, state: ClusterState, pki: ClusterPK
     return state.admin_kubeconfig
 
 
-def _subject_is(cert: x509.Certificate, identity: ClientIdentity) -> bool:
+def _sans_mismatch(cert: x509.Certificate, wanted: SubjectAltNames) -> str | None:
+    has = SubjectAltNames.from_certificate(cert)
+    if has.covers(wanted):
+        return None
+    missing = [*(n for n in wanted.dns_names if n not in has.dns_names),
+               *(str(ip) for ip in wanted.ip_addresses if ip not in has.ip_addresses)]
+    return f"does not cover {', '.join(missing)}"
+
+
+def _subject_mismatch(cert: x509.Certificate, identity: ClientIdentity) -> str | None:
     names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     groups = tuple(a.value for a in cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME))
-    return bool(names) and names[0].value == identity.user and groups == identity.groups
+    if names and names[0].value == identity.user and groups == identity.groups:
+        return None
+    return f"subject is not {identity.user} ({', '.join(identity.groups) or 'no groups'})"

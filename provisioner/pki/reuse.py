@@ -10,10 +10,16 @@ from cryptography import x509
 
 from provisioner.errors import PKIError
 from provisioner.pki.ca import CA_VALIDITY, CertificateAuthority, IssuedCert, load_issued_cert
-from provisioner.pki.expiry import expiry_of
 
-# A reused certificate must stay valid for a while; below this it is re-issued on the next run.
-MIN_DAYS_LEFT = 30
+# A reused certificate must stay valid for a while: it is renewed once less than this is left, or less than a
+# third of its lifetime for certificates made to live shorter (a 10-day certificate is renewed after ~7 days).
+RENEW_BEFORE = dt.timedelta(days=30)
+
+
+def renewal_due(cert: x509.Certificate, now: dt.datetime | None = None) -> bool:
+    now = now or dt.datetime.now(dt.UTC)
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    return cert.not_valid_after_utc - now < min(RENEW_BEFORE, lifetime / 3)
 
 
 def load_or_create_ca(cert_path: Path, key_path: Path, common_name: str,
@@ -21,7 +27,7 @@ def load_or_create_ca(cert_path: Path, key_path: Path, common_name: str,
     cert_exists, key_exists = cert_path.exists(), key_path.exists()
     if cert_exists and key_exists:
         ca = CertificateAuthority.load(cert_path, key_path)
-        if expiry_of(ca.cert).days_left < MIN_DAYS_LEFT:
+        if renewal_due(ca.cert):
             raise PKIError(f"{cert_path}: the CA expires {ca.cert.not_valid_after_utc:%Y-%m-%d}; "
                            f"remove {cert_path.parent} to start over with a new CA")
         return ca
@@ -50,5 +56,5 @@ def ensure_leaf(ca: CertificateAuthority, cert_path: Path, key_path: Path, issue
 
 
 def still_good(ca: CertificateAuthority, cert: x509.Certificate) -> bool:
-    return ca.issued(cert) and expiry_of(cert).days_left >= MIN_DAYS_LEFT
+    return ca.issued(cert) and not renewal_due(cert)
 

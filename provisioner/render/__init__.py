@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from provisioner.bundle.debs import DebRepo
 from provisioner.pki import write_public_file
 from provisioner.providers.base import HostAccess
 from provisioner.providers.sshkeys import ssh_options
@@ -35,6 +36,7 @@ class Sources:
     pki_dir: Path
     templates_dir: Path
     playbooks_dir: Path
+    debs: DebRepo | None = None  # for hosts the tool did not build: the Debian packages they may lack
 
 
 def inventory(cluster: Cluster, accesses: Sequence[HostAccess]) -> dict[str, Any]:
@@ -96,6 +98,8 @@ def extravars(cluster: Cluster, release: str | None, sources: Sources, python_ve
         "store": cluster.control_plane.store,
         # Local machines see the operator's bundle cache here (read-only bind); other hosts get it copied.
         **({"bundle_host_dir": LOCAL_BUNDLES_MOUNT} if cluster.provider.type == "machines" else {}),
+        **({"debs_dir": str(sources.debs.directory), "node_packages": list(sources.debs.packages)}
+           if sources.debs else {}),
     }
 
 
