@@ -111,7 +111,6 @@ class PhaseRunner:
         self.done: list[PhaseResult] = []
         self.playbook: PlaybookResult | None = None
         self._current: Phase | None = None
-        self._current_started = 0.0
 
     def run(self) -> list[PhaseResult]:
         played = [p for p in self.phases if p.playbook]
@@ -119,12 +118,13 @@ class PhaseRunner:
             before = BEFORE_PLAYBOOKS.get(phase.name)
             if before is not None:
                 self._timed(phase, before)
-            if not phase.playbook and phase.name in AFTER_PLAYBOOKS:
-                continue
-            if not phase.playbook:
+            if not phase.playbook and phase.name not in AFTER_PLAYBOOKS:
                 self._finish(phase)
         if played:
             self._play(played)
+        for phase in played:  # a play with no host to run on never starts: its phase still gets a result
+            if phase.name not in AFTER_PLAYBOOKS:
+                self._finish(phase)
         for phase in self.phases:
             after = AFTER_PLAYBOOKS.get(phase.name)
             if after is not None:
