@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3-venv: the project's venv; debootstrap, systemd-container (systemd-nspawn), iproute2, openssh-client: the
-# local machines of the `machines` provider (used by `make up` and the e2e tests).
-debian_packages=(python3 python3-venv openssl ca-certificates debootstrap systemd-container iproute2 openssh-client)
+# local machines of the `machines` provider (used by `make up` and the e2e tests); docker-registry and crun: the
+# image registry the project starts and the OCI runtime, exercised by the integration tests.
+debian_packages=(python3 python3-venv openssl ca-certificates debootstrap systemd-container iproute2 openssh-client docker-registry crun)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${debian_packages[@]}"; do
