@@ -107,7 +107,7 @@ class CrunRuntime:
         if path is None:
             raise RuntimeNotFound(f"OCI runtime {binary!r} not found (install the Debian package crun)")
         self.binary = path
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # the shim runs in /
         self.runtime_root = self.root / "runtime"
         self.shims_dir = self.root / "shims"
 
@@ -126,7 +126,8 @@ class CrunRuntime:
                 launcher = subprocess.Popen(
                     [sys.executable, "-m", SHIM_MODULE, "--runtime", self.binary,
                      "--runtime-root", str(self.runtime_root), "--state-dir", str(state_dir),
-                     "--bundle", str(bundle_dir), "--stdout", str(stdout_path), "--stderr", str(stderr_path),
+                     "--bundle", str(Path(bundle_dir).absolute()), "--stdout", str(Path(stdout_path).absolute()),
+                     "--stderr", str(Path(stderr_path).absolute()),
                      "--ready-fd", str(write_fd), container_id],
                     stdin=subprocess.DEVNULL, stdout=shim_log, stderr=shim_log, pass_fds=(write_fd,),
                     start_new_session=True)
@@ -138,6 +139,7 @@ class CrunRuntime:
             os.close(read_fd)
             if write_fd >= 0:
                 os.close(write_fd)
+                shutil.rmtree(state_dir, ignore_errors=True)  # the shim never started
         if "error" in report:
             shutil.rmtree(state_dir, ignore_errors=True)
             raise RuntimeCommandError(f"create container {container_id}: {report['error']}")
