@@ -15,16 +15,15 @@ import signal
 import sys
 from collections.abc import Mapping
 
-from provisioner.services.api.duration import parse_duration
 from provisioner.services.client import (
     ApiClient,
     ClientConfig,
     ConfigError,
     HealthzBindError,
     LeaseTiming,
-    parse_bind_address,
     serve_healthz,
 )
+from provisioner.services.client.process import bind_address, boolean, duration
 from provisioner.services.controllers import registry
 from provisioner.services.controllers.base import Controller, ControllerOptions
 from provisioner.services.controllers.manager import (
@@ -43,31 +42,6 @@ log = logging.getLogger("controller-manager")
 JITTER_FACTOR = 1.2
 # kube-controller-manager's secure port, served as plain HTTP (see client/healthz.py)
 HEALTHZ_BIND_ADDRESS = "127.0.0.1:10257"
-
-
-def duration(text: str) -> float:
-    """argparse type: a Go duration (``40s``, ``1m30s``, ``8760h0m0s``, ``500ms``) or plain seconds → seconds."""
-    try:
-        return parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def bind_address(text: str) -> tuple[str, int] | None:
-    """argparse type: ``HOST:PORT``, or empty (disabled)."""
-    try:
-        return parse_bind_address(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "1", "t", "yes"):
-        return True
-    if lowered in ("false", "0", "f", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:

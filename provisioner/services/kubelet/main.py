@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +24,7 @@ from provisioner.services.client import (
     run_all,
     serve_healthz,
 )
+from provisioner.services.client.process import until_signalled
 from provisioner.services.kubelet import options, sysinfo
 from provisioner.services.kubelet.bootstrap import BootstrapError, ensure_client_credentials
 from provisioner.services.kubelet.lease import NodeLease
@@ -57,15 +57,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    task = asyncio.ensure_future(serve(args))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
     try:
-        await task
-    except asyncio.CancelledError:
-        log.info("stopped")
-        return 0
+        if await until_signalled(serve(args)):
+            log.info("stopped")
+            return 0
     except (BootstrapError, ConfigError, HealthzBindError, sysinfo.NodeIPError) as err:
         log.error("%s", err)
     except ApiError as err:  # e.g. 403: these credentials may not register this node

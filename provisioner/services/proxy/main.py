@@ -11,12 +11,10 @@ import argparse
 import asyncio
 import ipaddress
 import logging
-import signal
 import socket
 import sys
 from collections.abc import Sequence
 
-from provisioner.services.api.duration import parse_duration
 from provisioner.services.api.version import GIT_VERSION
 from provisioner.services.client import (
     ApiClient,
@@ -24,9 +22,9 @@ from provisioner.services.client import (
     ConfigError,
     HealthzBindError,
     InformerFactory,
-    parse_bind_address,
     serve_healthz,
 )
+from provisioner.services.client.process import bind_address, duration, until_signalled
 from provisioner.services.proxy.iptables import IptablesRestore
 from provisioner.services.proxy.proxier import Proxier
 from provisioner.services.proxy.rules import MATCH_ALL
@@ -34,20 +32,6 @@ from provisioner.services.proxy.rules import MATCH_ALL
 log = logging.getLogger("proxy")
 
 HEALTHZ_BIND_ADDRESS = "127.0.0.1:10256"
-
-
-def duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def bind_address(text: str) -> tuple[str, int] | None:
-    try:
-        return parse_bind_address(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def ipv4_cidr(text: str) -> str:
@@ -113,15 +97,10 @@ async def serve(args: argparse.Namespace, config: ClientConfig) -> None:
 
 
 async def run(args: argparse.Namespace, config: ClientConfig) -> int:
-    task = asyncio.ensure_future(serve(args, config))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
     try:
-        await task
-    except asyncio.CancelledError:
-        log.info("stopped")
-        return 0
+        if await until_signalled(serve(args, config)):
+            log.info("stopped")
+            return 0
     except HealthzBindError as err:
         log.error("%s", err)
     return 1

@@ -30,9 +30,9 @@ from provisioner.services.client import (
     HealthzBindError,
     LeaderElector,
     LeaseTiming,
-    parse_bind_address,
     serve_healthz,
 )
+from provisioner.services.client.process import bind_address, boolean, duration
 from provisioner.services.scheduler.plugins import DEFAULT_SCHEDULER_NAME
 from provisioner.services.scheduler.scheduler import Scheduler, SchedulerOptions
 
@@ -52,18 +52,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kubeconfig", required=True, help="how to reach the apiserver")
     parser.add_argument("--scheduler-name", default=DEFAULT_SCHEDULER_NAME,
                         help="schedule pods whose spec.schedulerName is this (default: %(default)s)")
-    parser.add_argument("--leader-elect", type=_boolean, default=True, metavar="BOOL",
+    parser.add_argument("--leader-elect", type=boolean, default=True, metavar="BOOL",
                         help="elect a leader among replicas through a Lease (default: true)")
-    parser.add_argument("--leader-elect-lease-duration", type=_seconds, default=15.0, metavar="SECONDS")
-    parser.add_argument("--leader-elect-renew-deadline", type=_seconds, default=10.0, metavar="SECONDS")
-    parser.add_argument("--leader-elect-retry-period", type=_seconds, default=2.0, metavar="SECONDS")
+    parser.add_argument("--leader-elect-lease-duration", type=duration, default=15.0, metavar="SECONDS")
+    parser.add_argument("--leader-elect-renew-deadline", type=duration, default=10.0, metavar="SECONDS")
+    parser.add_argument("--leader-elect-retry-period", type=duration, default=2.0, metavar="SECONDS")
     parser.add_argument("--leader-elect-resource-namespace", default=LEASE_NAMESPACE)
     parser.add_argument("--leader-elect-resource-name", default=LEASE_NAME)
     parser.add_argument("--percentage-of-nodes-to-score", type=int, default=0, metavar="PERCENT",
                         help="stop filtering after this share of nodes fit; 0 = adaptive (default)")
     parser.add_argument("--parallel-bindings", type=int, default=32, metavar="N",
                         help="binding requests in flight at once (default: %(default)s)")
-    parser.add_argument("--healthz-bind-address", type=_bind_address, default=HEALTHZ_BIND_ADDRESS,
+    parser.add_argument("--healthz-bind-address", type=bind_address, default=HEALTHZ_BIND_ADDRESS,
                         metavar="HOST:PORT", help="serve GET /healthz over plain HTTP here; port 0 picks a free "
                                                   "port, empty disables it (default: %(default)s)")
     parser.add_argument("-v", "--v", dest="verbosity", type=int, default=None, metavar="LEVEL",
@@ -78,34 +78,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                   > args.leader_elect_retry_period > 0):
         parser.error("leader election needs lease-duration > renew-deadline > retry-period > 0")
     return args
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("true", "1", "yes", "t"):
-        return True
-    if lowered in ("false", "0", "no", "f"):
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
-
-
-def _bind_address(text: str) -> tuple[str, int] | None:
-    try:
-        return parse_bind_address(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _seconds(text: str) -> float:
-    """``15``, ``15s``, ``1m``, ``500ms`` → seconds."""
-    units = (("ms", 0.001), ("s", 1.0), ("m", 60.0))
-    for suffix, factor in units:
-        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
-            return float(text[: -len(suffix)]) * factor
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r}") from None
 
 
 def log_level(args: argparse.Namespace) -> int:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
 from provisioner.services.api.status import ApiError
 from provisioner.services.client import ApiClient, ClientConfig, ConfigError, run_all
+from provisioner.services.client.process import until_signalled
 from provisioner.services.simnodes.control import follow_control_file
 from provisioner.services.simnodes.objects import EXIT_CODE_ANNOTATION, RUN_SECONDS_ANNOTATION, NodeTemplate
 from provisioner.services.simnodes.simulator import SimulatedNodes, Timing
@@ -95,13 +95,7 @@ async def serve(args: argparse.Namespace, config: ClientConfig) -> None:
         work = [nodes.run()]
         if args.stopped_nodes_file is not None:
             work.append(follow_control_file(nodes, args.stopped_nodes_file))
-        task = asyncio.ensure_future(run_all(*work))
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            await task
-        except asyncio.CancelledError:
+        if await until_signalled(run_all(*work)):
             log.info("stopped (%d nodes, %d pods started)", len(nodes.names), nodes.counters.pods_started)
 
 
