@@ -24,9 +24,10 @@ PKI_DIR = "/etc/provision/pki"
 ETC_DIR = "/etc/provision"
 DATA_DIR = "/var/lib/provision"
 KUBELET_HEALTHZ = "http://127.0.0.1:10248/healthz"
+PROXY_HEALTHZ = "http://127.0.0.1:10256/healthz"
 KUBECTL = "/usr/local/bin/kubectl"
 
-NODE_UNITS = ("provision-kubelet.service",)
+NODE_UNITS = ("provision-kubelet.service", "provision-proxy.service")
 CONTROL_PLANE_UNITS = (
     "provision-apiserver.service",
     "provision-controller-manager.service",
@@ -48,6 +49,7 @@ RELEASE_DIR = f"{OPT_DIR}/releases/{_setting(settings.RELEASE)}"
 APISERVER_PORT = int(_setting(settings.APISERVER_PORT))
 SERVER_VERSION = _setting(settings.SERVER_VERSION)
 STORE = _setting(settings.STORE)
+KUBERNETES_SERVICE_IP = _setting(settings.KUBERNETES_SERVICE_IP)
 
 
 def _group(name: str) -> list[str]:
@@ -134,9 +136,24 @@ def test_unit_enabled_and_running(unit: tuple[str, str]) -> None:
 
 
 def test_kubelet_healthz(node: str) -> None:
-    result = connect(node).run(f"curl -fsS --max-time 5 {KUBELET_HEALTHZ}")
+    _healthz_ok(node, KUBELET_HEALTHZ)
+
+
+def test_proxy_healthz(node: str) -> None:
+    _healthz_ok(node, PROXY_HEALTHZ)
+
+
+def test_kubernetes_service_reachable_through_kube_proxy(node: str) -> None:
+    """The `kubernetes` Service's ClusterIP answers from every node: kube-proxy's DNAT to the apiserver works."""
+    url = f"https://{KUBERNETES_SERVICE_IP}/readyz"
+    result = connect(node).run(f"curl -fsS --max-time 5 --cacert {PKI_DIR}/ca.crt {url}")
     assert result.rc == 0 and result.stdout.strip() == "ok", \
-        f"{KUBELET_HEALTHZ} answered: {_last_line(result.stdout + result.stderr)}"
+        f"{url} answered: {_last_line(result.stdout + result.stderr)}"
+
+
+def _healthz_ok(node: str, url: str) -> None:
+    result = connect(node).run(f"curl -fsS --max-time 5 {url}")
+    assert result.rc == 0 and result.stdout.strip() == "ok", f"{url} answered: {_last_line(result.stdout + result.stderr)}"
 
 
 def test_kubelet_kubeconfig_private(node: str) -> None:

@@ -38,6 +38,7 @@ class HostCheckRun:
     apiserver_port: int
     server_version: str
     store: str
+    kubernetes_service_ip: str
     junit_path: Path
 
     @property
@@ -72,6 +73,7 @@ def pytest_environment(run: HostCheckRun, base: dict[str, str]) -> dict[str, str
         settings.APISERVER_PORT: str(run.apiserver_port),
         settings.SERVER_VERSION: run.server_version,
         settings.STORE: run.store,
+        settings.KUBERNETES_SERVICE_IP: run.kubernetes_service_ip,
     }
 
 

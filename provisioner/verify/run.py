@@ -30,7 +30,8 @@ def verify_cluster(ctx: Context) -> VerifyReport:
     run = HostCheckRun(
         inventory=workspace / "inventory" / "hosts.yml", release=release,
         apiserver_port=ctx.cluster.network.apiserver_port, server_version=GIT_VERSION,
-        store=ctx.cluster.control_plane.store, junit_path=junit_path)
+        store=ctx.cluster.control_plane.store, kubernetes_service_ip=str(ctx.cluster.kubernetes_service_ip),
+        junit_path=junit_path)
     ctx.progress.phase_detail(f"checking {len(ctx.cluster.machines)} hosts and the cluster")
     with ThreadPoolExecutor(max_workers=1) as pool:
         cluster_checks = pool.submit(cluster_results, ctx.cluster.machines, ctx.state.admin_kubeconfig)

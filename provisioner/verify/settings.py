@@ -5,3 +5,4 @@ RELEASE = "PROVISION_VERIFY_RELEASE"  # the bundle key /opt/provision/current mu
 APISERVER_PORT = "PROVISION_VERIFY_APISERVER_PORT"
 SERVER_VERSION = "PROVISION_VERIFY_SERVER_VERSION"  # the apiserver's gitVersion (`kubectl version`)
 STORE = "PROVISION_VERIFY_STORE"  # spec.controlPlane.store: sqlite or etcd
+KUBERNETES_SERVICE_IP = "PROVISION_VERIFY_KUBERNETES_SERVICE_IP"  # the `kubernetes` Service's ClusterIP

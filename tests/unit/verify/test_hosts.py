@@ -18,7 +18,7 @@ from provisioner.verify.report import read_junit
 def host_check_run(tmp_path: Path, inventory: Path | None = None) -> HostCheckRun:
     return HostCheckRun(inventory=inventory or tmp_path / "workspace/inventory/hosts.yml", release="r1",
                         apiserver_port=6443, server_version="v1.37.0", store="sqlite",
-                        junit_path=tmp_path / "verify/junit.xml")
+                        kubernetes_service_ip="10.96.0.1", junit_path=tmp_path / "verify/junit.xml")
 
 
 def test_one_pytest_process_runs_the_checks_module_into_the_junit_file(tmp_path):
@@ -77,7 +77,8 @@ def test_the_checks_run_against_the_inventory_hosts_each_check_a_case(tmp_path):
     assert {check for target, check in checks if target == "gone"} == {
         "current release", "release imports provisioner", "ca certificate", "kubelet healthz",
         "kubelet kubeconfig private", "bootstrap kubeconfig removed", "kubelet client certificate",
-        "unit enabled and running provision-kubelet.service", "no apiserver"}
+        "unit enabled and running provision-kubelet.service", "unit enabled and running provision-proxy.service",
+        "proxy healthz", "kubernetes service reachable through kube proxy", "no apiserver"}
     assert {check for target, check in checks if target == "here"} >= {
         "current release", "unit enabled and running provision-apiserver.service", "listening 0.0.0.0:6443",
         "listening 127.0.0.1:10257", "private keys", "kubeconfig private admin", "kubectl server version",
