@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 SSH_USER = "root"
 BOOT_TIMEOUT_SECONDS = 90.0
+CGROUP_EMPTY_TIMEOUT_SECONDS = 10.0
 # Inside each machine this holds the services' state (the apiserver's database, the kubelet's images): a bind
 # from the host's filesystem, because overlays cannot be mounted on the machine's own overlay root.
 DATA_MOUNT = "/var/lib/provision"
@@ -274,11 +276,15 @@ class MachinesProvider:
         """Remove the cgroups of a stopped machine; leftover processes in them (which a crashed nspawn can leave)
         are ours by construction and are killed by PID first."""
         groups = [Path(g) for g in record.get("cgroups", [])]
-        for pid in self.cgroups.processes(groups):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        deadline = time.monotonic() + CGROUP_EMPTY_TIMEOUT_SECONDS
+        # SIGKILL is delivered asynchronously: a group is removable only once its last process has exited.
+        while (left := self.cgroups.processes(groups)) and time.monotonic() < deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
         self.cgroups.remove(groups)
 
     def _delete_machine(self, name: str) -> None:

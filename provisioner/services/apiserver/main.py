@@ -204,13 +204,19 @@ async def build_state(config: Config, backend: Backend) -> ServerState:
     return state
 
 
+SHUTDOWN_GRACE_SECONDS = 2.0
+
+
 async def serve(config: Config) -> None:
     backend = open_backend(config.storage_url)
     await backend.start()
     runner: web.AppRunner | None = None
     try:
         state = await build_state(config, backend)
-        runner = web.AppRunner(build_app(state), handler_cancellation=True, access_log=None)
+        # Watches never finish by themselves: on SIGTERM in-flight requests get a moment, then every handler is
+        # cancelled (clients re-list and re-watch), instead of aiohttp's 60 s wait on open watch connections.
+        runner = web.AppRunner(build_app(state), handler_cancellation=True, access_log=None,
+                               shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
         await runner.setup()
         site = web.TCPSite(runner, config.bind_address, config.secure_port, ssl_context=server_ssl_context(config),
                            reuse_address=True)
