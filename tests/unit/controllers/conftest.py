@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -16,7 +15,7 @@ from provisioner.services.api.resources import Resource
 from provisioner.services.api.status import ApiError
 from provisioner.services.client import ApiClient, ClientConfig, EventRecorder, InformerFactory
 from provisioner.services.controllers.base import ControllerContext, ControllerOptions
-from tests.unit.apiserver.conftest import LocalApiserver, start_local_apiserver
+from tests.unit.apiserver.conftest import LocalApiserver
 
 T = TypeVar("T")
 
@@ -28,15 +27,6 @@ def resource(plural: str, group: str = "") -> Resource:
     found = resources.lookup(group, "v1", plural)
     assert found is not None, plural
     return found
-
-
-@pytest.fixture
-def apiserver(tmp_path: Path) -> Iterator[LocalApiserver]:
-    server, stop = start_local_apiserver(tmp_path, bookmark_interval=0.5)
-    try:
-        yield server
-    finally:
-        stop()
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ apply as they will on a machine."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,7 +15,7 @@ from provisioner.services.client import ApiClient, ClientConfig
 from provisioner.services.kubelet.lease import LEASES, NodeLease
 from provisioner.services.kubelet.node_status import NODES, NodeSettings, NodeStatusReporter, node_object
 from provisioner.services.kubelet.sysinfo import Machine
-from tests.unit.apiserver.conftest import LocalApiserver, start_local_apiserver
+from tests.unit.apiserver.conftest import LocalApiserver
 from tests.unit.controllers.conftest import eventually
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -59,15 +58,6 @@ def test_a_node_without_taints_has_an_empty_spec() -> None:
 
 
 # ------------------------------------------------------------------------------------ against an apiserver
-@pytest.fixture
-def apiserver(tmp_path: Path) -> Iterator[LocalApiserver]:
-    server, stop = start_local_apiserver(tmp_path)
-    try:
-        yield server
-    finally:
-        stop()
-
-
 @pytest.fixture
 async def admin(apiserver: LocalApiserver) -> AsyncIterator[ApiClient]:
     async with ApiClient(ClientConfig(server=apiserver.url, token=apiserver.tokens["admin"])) as client:

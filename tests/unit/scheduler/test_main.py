@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -15,7 +14,7 @@ import pytest
 from provisioner.services.api import resources
 from provisioner.services.client import ApiClient, ClientConfig
 from provisioner.services.scheduler import main as scheduler_main
-from tests.unit.apiserver.conftest import LocalApiserver, start_local_apiserver
+from tests.unit.apiserver.conftest import LocalApiserver
 
 from .builders import make_node, make_pod
 
@@ -62,15 +61,6 @@ def test_bad_flags_are_refused(argv: list[str]) -> None:
 def test_an_unreadable_kubeconfig_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert scheduler_main.main(["--kubeconfig", str(tmp_path / "missing")]) == 2
     assert "cannot read kubeconfig" in capsys.readouterr().err
-
-
-@pytest.fixture
-def apiserver(tmp_path: Path) -> Iterator[LocalApiserver]:
-    server, stop = start_local_apiserver(tmp_path)
-    try:
-        yield server
-    finally:
-        stop()
 
 
 def fast_election(*extra: str) -> argparse.Namespace:

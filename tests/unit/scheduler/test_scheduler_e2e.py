@@ -5,8 +5,7 @@ and preemption of a lower-priority pod."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from provisioner.services.api import resources
 from provisioner.services.client import ApiClient, ClientConfig
 from provisioner.services.scheduler.scheduler import Scheduler, SchedulerOptions
-from tests.unit.apiserver.conftest import LocalApiserver, start_local_apiserver
+from tests.unit.apiserver.conftest import LocalApiserver
 
 from .builders import make_node, make_pod
 
@@ -22,15 +21,6 @@ PODS = resources.lookup("", "v1", "pods")
 NODES = resources.lookup("", "v1", "nodes")
 EVENTS = resources.lookup("", "v1", "events")
 NAMESPACE = "default"
-
-
-@pytest.fixture
-def apiserver(tmp_path: Path) -> Iterator[LocalApiserver]:
-    server, stop = start_local_apiserver(tmp_path)
-    try:
-        yield server
-    finally:
-        stop()
 
 
 @pytest.fixture
