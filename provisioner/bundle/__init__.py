@@ -70,6 +70,11 @@ class Bundle:
         return (self.directory / ".complete").exists()
 
 
+def bundles_dir(cache_dir: Path) -> Path:
+    """Where built bundles live in the cache, one directory per key."""
+    return cache_dir / "bundles"
+
+
 def source_digest(root: Path) -> str:
     digest = hashlib.sha256()
     files = [root / "pyproject.toml", *sorted((root / PROJECT).rglob("*.py"))]
@@ -118,7 +123,7 @@ def _describe(cache_dir: Path, target: Target, root: Path, pins: list[str]) -> B
     key = hashlib.sha256(json.dumps(
         [BUNDLE_FORMAT, source_digest(root), pins, target.python_version, target.glibc_minor, target.arch]
     ).encode()).hexdigest()[:16]
-    directory = cache_dir / "bundles" / key
+    directory = bundles_dir(cache_dir) / key
     return Bundle(key, directory, directory / "site-packages.tar", directory / "kubectl",
                   target.python_version, target.arch)
 

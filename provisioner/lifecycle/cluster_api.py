@@ -16,7 +16,7 @@ import aiohttp
 from provisioner.errors import ProvisionError
 from provisioner.services.api import resources
 from provisioner.services.api.status import ApiError
-from provisioner.services.client.config import ClientConfig
+from provisioner.services.client.config import ClientConfig, ConfigError
 from provisioner.services.client.rest import ApiClient, RetryPolicy
 
 SECRETS = resources.lookup("", "v1", "secrets")
@@ -48,8 +48,12 @@ class ComponentReport:
 
 
 def _run(kubeconfig: Path, work: Callable[[ApiClient], Awaitable[T]], attempts: int = 3) -> T:
-    async def main() -> T:
+    try:
         config = ClientConfig.from_kubeconfig(kubeconfig)
+    except ConfigError as e:
+        raise ClusterApiError(f"{kubeconfig}: {e}") from None
+
+    async def main() -> T:
         async with ApiClient(config, user_agent="provision", retry=RetryPolicy(attempts=attempts)) as client:
             return await work(client)
     try:
@@ -63,11 +67,10 @@ def wait_ready(kubeconfig: Path, timeout: float) -> None:
     last = "no answer"
     while time.monotonic() < deadline:
         try:
-            _run(kubeconfig, lambda c: c.request("GET", "/readyz"), attempts=1)
-            return
+            ready, last = readyz(kubeconfig)
         except ClusterApiError as e:
-            last = str(e)
-        except ValueError:  # /readyz answers plain text "ok"
+            ready, last = False, str(e)
+        if ready:
             return
         time.sleep(0.5)
     raise ClusterApiError(f"the apiserver was not ready within {timeout:g}s: {last}")
@@ -84,9 +87,7 @@ def delete_join_token(kubeconfig: Path, secret_name: str) -> None:
 
 
 def nodes(kubeconfig: Path) -> list[NodeReport]:
-    async def work(client: ApiClient) -> list[dict[str, Any]]:
-        return (await client.list(NODES)).get("items") or []
-    return [_node_report(n) for n in _run(kubeconfig, work)]
+    return [_node_report(n) for n in node_objects(kubeconfig)]
 
 
 def ensure_node_labels(kubeconfig: Path, labels: dict[str, dict[str, str]]) -> int:

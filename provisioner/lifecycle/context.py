@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from provisioner import render
-from provisioner.bundle import Bundle, Target, ensure_bundle
+from provisioner.bundle import Bundle, Target, bundles_dir, ensure_bundle
 from provisioner.bundle.debs import DebRepo, ensure_deb_repo
 from provisioner.errors import ProvisionError
 from provisioner.lifecycle import cluster_api
@@ -102,7 +102,7 @@ class Context:
     def render(self, with_release: bool = True) -> Path:
         release = self.release() if with_release else None
         target = Target()
-        bundles = self.cache_dir / "bundles"
+        bundles = bundles_dir(self.cache_dir)
         sources = render.Sources(
             bundle_dir=bundles / release if release else bundles,
             pki_dir=self.state.pki_dir, templates_dir=templates_dir(), playbooks_dir=playbooks_dir(),

@@ -19,7 +19,7 @@ from provisioner.lifecycle import cluster_api
 from provisioner.lifecycle.context import Context, PhaseFailed, Progress, SilentProgress
 from provisioner.lifecycle.credentials import ensure_cluster_pki, write_admin_kubeconfig
 from provisioner.lifecycle.state import ClusterState, cluster_names
-from provisioner.plan import PHASES, Phase, select
+from provisioner.plan import PHASES, SITE_PLAYBOOK, Phase, phase_of_play, select
 from provisioner.runner import PlaybookResult, Runner, TaskEvent, failure_report
 from provisioner.services.api.nodes import kubelet_may_set_label
 from provisioner.spec import Cluster, Machine
@@ -176,7 +176,7 @@ class PhaseRunner:
 
         def on_event(event: TaskEvent) -> None:
             if event.kind == "play_start":
-                phase = by_play.get(event.play.split(":", 1)[0])
+                phase = by_play.get(phase_of_play(event.play))
                 if phase is not None and phase is not state["phase"]:
                     close_current()
                     state["phase"], state["since"] = phase, time.monotonic()
@@ -301,7 +301,6 @@ def _verify(ctx: Context) -> str:
     return report.summary
 
 
-SITE_PLAYBOOK = "site.yml"
 BEFORE_PLAYBOOKS: dict[str, Callable[[Context], str]] = {
     "preflight": _preflight,
     "machines": _machines,

@@ -31,10 +31,10 @@ from provisioner import spec as spec_module
 from provisioner.bundle import Bundle, bundle_for
 from provisioner.errors import PKIError, ProviderError, ProvisionError
 from provisioner.lifecycle.context import Context
-from provisioner.lifecycle.create import SITE_PLAYBOOK, check_conflicts
+from provisioner.lifecycle.create import check_conflicts
 from provisioner.lifecycle.credentials import planned_pki
 from provisioner.lifecycle.state import ClusterState
-from provisioner.plan import Phase, select
+from provisioner.plan import SITE_PLAYBOOK, Phase, phase_of_play, select
 from provisioner.providers import MachineStatus
 from provisioner.runner import PlaybookResult, Runner, TaskEvent
 from provisioner.spec import Cluster
@@ -285,12 +285,6 @@ class _Planner:
             for phase in played:
                 self._add(phase.name, OPERATOR, f"the check-mode run ended {result.status} (rc {result.rc}); "
                           f"log: {result.log_path}", problem=True)
-
-
-def phase_of_play(play: str) -> str:
-    """The phase a play of site.yml belongs to: plays are named "<phase>: …" (as create's PhaseRunner reads
-    them)."""
-    return play.split(":", 1)[0]
 
 
 def phase_hosts(cluster: Cluster, phase: Phase) -> list[str]:

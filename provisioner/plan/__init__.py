@@ -32,6 +32,13 @@ PHASES: tuple[Phase, ...] = (
     Phase("verify", "check hosts (testinfra) and the cluster (nodes Ready, components healthy)", None, "all"),
 )
 PHASE_NAMES = tuple(p.name for p in PHASES)
+# The one playbook every run uses: it imports each phase's playbook tagged with the phase's name.
+SITE_PLAYBOOK = "site.yml"
+
+
+def phase_of_play(play: str) -> str:
+    """The phase a play of site.yml belongs to: plays are named "<phase>: …"."""
+    return play.split(":", 1)[0]
 
 
 class PhaseSelectionError(ProvisionError):

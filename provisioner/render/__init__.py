@@ -20,12 +20,12 @@ import yaml
 from provisioner.bundle.debs import DebRepo
 from provisioner.pki import write_public_file
 from provisioner.providers.base import HostAccess
+from provisioner.providers.machines.provider import BUNDLES_MOUNT
 from provisioner.providers.sshkeys import ssh_options
 from provisioner.services.api.nodes import kubelet_may_set_label
 from provisioner.spec import Cluster, Machine
 
 HOST_PYTHON = "/usr/bin/python3"
-LOCAL_BUNDLES_MOUNT = "/var/cache/provision/bundles"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def extravars(cluster: Cluster, release: str | None, sources: Sources, python_ve
         "kubernetes_service_ip": str(cluster.kubernetes_service_ip),
         "store": cluster.control_plane.store,
         # Local machines see the operator's bundle cache here (read-only bind); other hosts get it copied.
-        **({"bundle_host_dir": LOCAL_BUNDLES_MOUNT} if cluster.provider.type == "machines" else {}),
+        **({"bundle_host_dir": BUNDLES_MOUNT} if cluster.provider.type == "machines" else {}),
         **({"debs_dir": str(sources.debs.directory), "node_packages": list(sources.debs.packages)}
            if sources.debs else {}),
     }

@@ -18,8 +18,7 @@ import yaml
 
 from provisioner import render
 from provisioner import spec as spec_module
-from provisioner.lifecycle.planning import phase_of_play
-from provisioner.plan import PHASES
+from provisioner.plan import PHASES, phase_of_play
 from provisioner.providers import HostAccess
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,6 +22,7 @@ from ipaddress import IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from provisioner.bundle import bundles_dir
 from provisioner.errors import ProviderError
 from provisioner.pki import write_private_file, write_public_file
 from provisioner.processes import ProcessIdentity
@@ -221,7 +222,7 @@ class MachinesProvider:
             self._prepare_upper(machine, upper, public_key)
         data = directory / "data"
         data.mkdir(exist_ok=True)
-        bundles = self.cache_dir / "bundles"
+        bundles = bundles_dir(self.cache_dir)
         bundles.mkdir(parents=True, exist_ok=True)
         tag = short_id(f"{self.cluster.name}/{machine.name}", 11)
         record = {"name": machine.name, "address": str(machine.address), "netns": _netns_name(machine.name),

@@ -17,6 +17,7 @@ import yaml
 from provisioner import render
 from provisioner.lifecycle.create import admin_labels
 from provisioner.providers import HostAccess, provider_for
+from provisioner.providers.machines.provider import BUNDLES_MOUNT
 from provisioner.services.api.nodes import kubelet_may_set_label
 from provisioner.spec import Cluster, load
 
@@ -159,7 +160,7 @@ def test_bundle_host_dir_only_for_the_machines_provider() -> None:
         extravars = render.extravars(_load(case), RELEASE, SOURCES, PYTHON_VERSION, ARCH)
         assert ("bundle_host_dir" in extravars) is expected, case
     assert render.extravars(_load("local"), RELEASE, SOURCES, PYTHON_VERSION, ARCH)["bundle_host_dir"] == \
-        render.LOCAL_BUNDLES_MOUNT
+        BUNDLES_MOUNT  # where the machines provider binds the bundle cache
 
 
 def test_no_release_before_the_bundle_phase() -> None:
